@@ -1,0 +1,100 @@
+"""Paging, approval notices, reports and workflow starts: SNS, S3 and Step Functions."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ..models import Incident
+from .aws_errors import translate
+
+
+class SnsPager:
+    def __init__(self, topic_arn: str, client: Any = None):
+        self._topic = topic_arn
+        self._sns = client or boto3.client("sns")
+
+    def page(self, incident: Incident, subject: str, message: str) -> str | None:
+        try:
+            resp = self._sns.publish(TopicArn=self._topic, Subject=subject[:99], Message=message,
+                                     MessageAttributes={"incident_id": {"DataType": "String", "StringValue": incident.id},
+                                                        "severity": {"DataType": "String", "StringValue": incident.severity}})
+        except ClientError as exc:
+            raise translate(exc, "page on-call") from exc
+        return resp.get("MessageId")
+
+
+class SnsApprovalNotifier:
+    """The email side of an approval request: a link to the approval page, never a decision."""
+
+    def __init__(self, topic_arn: str, client: Any = None):
+        self._topic = topic_arn
+        self._sns = client or boto3.client("sns")
+
+    def request(self, incident: Incident, summary: str, url: str | None) -> None:
+        body = summary + (f"\n\nReview and decide: {url}\n" if url else "")
+        try:
+            self._sns.publish(TopicArn=self._topic, Subject=f"Approval needed: {incident.title or incident.id}"[:99],
+                              Message=body)
+        except ClientError as exc:
+            raise translate(exc, "send approval request") from exc
+
+
+class S3ReportStore:
+    def __init__(self, bucket: str, client: Any = None):
+        self._bucket = bucket
+        self._s3 = client or boto3.client("s3")
+
+    def put(self, key: str, body: bytes, content_type: str) -> str:
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+        except ClientError as exc:
+            raise translate(exc, f"store {key}") from exc
+        return f"s3://{self._bucket}/{key}"
+
+
+class StepFunctionsStarter:
+    """StartExecution named after the incident key: a duplicate start is a no-op."""
+
+    def __init__(self, state_machine_arn: str, client: Any = None):
+        self._arn = state_machine_arn
+        self._sfn = client or boto3.client("stepfunctions")
+
+    def start(self, incident_id: str, payload: dict[str, Any]) -> bool:
+        try:
+            self._sfn.start_execution(stateMachineArn=self._arn, name=incident_id, input=json.dumps(payload))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise translate(exc, f"start workflow for {incident_id}") from exc
+        return True
+
+
+class SsmSettings:
+    """The catalog and the kill switch, deployed with the stack as SSM parameters."""
+
+    def __init__(self, catalog_parameter: str | None, kill_switch_parameter: str | None, client: Any = None):
+        self._catalog = catalog_parameter
+        self._kill = kill_switch_parameter
+        self._ssm = client or boto3.client("ssm")
+
+    def catalog_document(self) -> str | None:
+        if not self._catalog:
+            return None
+        try:
+            return self._ssm.get_parameter(Name=self._catalog)["Parameter"]["Value"]
+        except ClientError as exc:
+            raise translate(exc, f"read catalog {self._catalog}") from exc
+
+    def kill_switch_on(self) -> bool:
+        if not self._kill:
+            return False
+        try:
+            value = self._ssm.get_parameter(Name=self._kill)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return False
+            raise translate(exc, "read kill switch") from exc
+        return value.strip().lower() in {"on", "true", "1", "engaged"}

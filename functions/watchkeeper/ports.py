@@ -1,0 +1,135 @@
+"""Ports: the small interfaces behind which every outside system sits.
+
+The domain imports only these Protocols and the models; adapters implement them with
+boto3, the kubernetes client or Bedrock, and the composition root wires them together.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .models import (
+    Action, ActionResult, AlertRef, AuditRecord, ChangeEvent, Evidence, Incident, QuarantinedAlert,
+    RootCause, ServiceCatalog,
+)
+
+
+class WatchkeeperError(Exception):
+    """Base of the project's own errors; adapters translate SDK errors into these."""
+
+
+class TransientError(WatchkeeperError):
+    """Worth retrying: throttling, timeouts, 5xx. The state machine retries it by name."""
+
+
+class ConflictError(WatchkeeperError):
+    """A conditional write lost a race."""
+
+
+class NotFoundError(WatchkeeperError):
+    pass
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    at: datetime
+    message: str
+    log_group: str
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    service: str
+    namespace: str
+    name: str
+    unit: str | None
+    points: Sequence[tuple[datetime, float]]
+
+
+@dataclass
+class IncidentHead:
+    """What correlation needs to know of an open incident."""
+
+    id: str
+    service: str
+    opened_at: datetime
+    last_alert_at: datetime
+    status: str = "open"
+    merged_into: str | None = None
+
+
+class LogSource(Protocol):
+    def fetch(self, log_group: str, start: datetime, end: datetime, *, max_events: int, max_bytes: int) -> list[LogEvent]: ...
+
+
+class MetricSource(Protocol):
+    def series_for(self, service: str, start: datetime, end: datetime) -> list[MetricSeries]: ...
+
+
+class ChangeSource(Protocol):
+    def changes(self, services: Iterable[str], start: datetime, end: datetime) -> list[ChangeEvent]: ...
+
+
+class CatalogSource(Protocol):
+    def load(self) -> ServiceCatalog: ...
+
+
+class Analyzer(Protocol):
+    def analyze(self, incident: Incident, evidence: Evidence, baseline: RootCause) -> RootCause: ...
+
+
+class IncidentStore(Protocol):
+    def head_for_service(self, service: str) -> IncidentHead | None: ...
+    def open(self, head: IncidentHead, alert: AlertRef, window_seconds: int) -> bool: ...
+    def attach(self, incident_id: str, alert: AlertRef, suspect: str | None = None) -> None: ...
+    def merge(self, source_id: str, target_id: str) -> None: ...
+    def annotate_resolved(self, incident_id: str, alert: AlertRef) -> None: ...
+    def quarantine(self, item: QuarantinedAlert) -> None: ...
+    def load(self, incident_id: str) -> Incident: ...
+    def save(self, incident: Incident) -> None: ...
+    def incidents(self) -> list[Incident]: ...
+
+
+class WorkflowStarter(Protocol):
+    def start(self, incident_id: str, payload: dict[str, Any]) -> bool:
+        """Start the incident's execution; False when it already exists (a duplicate start)."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, incident_id: str, step: str, kind: str, summary: str, detail: dict[str, Any] | None = None,
+               actor: str = "watchkeeper") -> AuditRecord: ...
+    def records(self, incident_id: str) -> list[AuditRecord]: ...
+
+
+class Pager(Protocol):
+    def page(self, incident: Incident, subject: str, message: str) -> str | None: ...
+
+
+class ReportStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> str: ...
+
+
+class ApprovalNotifier(Protocol):
+    def request(self, incident: Incident, summary: str, url: str | None) -> None: ...
+
+
+class ApprovalStore(Protocol):
+    def save_pending(self, request_id: str, incident_id: str, task_token: str, expires_at: datetime,
+                     summary: dict[str, Any]) -> None: ...
+
+
+class ActionExecutor(Protocol):
+    """Carries out one runbook action on its platform; dry-run returns the call and the diff."""
+
+    def execute(self, action: Action, *, dry_run: bool) -> ActionResult: ...
+
+
+class AlarmState(Protocol):
+    def states(self, alarm_names: Sequence[str]) -> dict[str, str]: ...
+
+
+class SettingsStore(Protocol):
+    def kill_switch_on(self) -> bool: ...
