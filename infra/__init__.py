@@ -1,0 +1,1 @@
+"""Watchkeeper's AWS CDK app: one stack composed of one construct per concern."""

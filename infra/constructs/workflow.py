@@ -1,0 +1,290 @@
+"""The incident workflow `Watchkeeper-Incident`: the steps a human responder would take, in order."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration, aws_iam as iam, aws_logs as logs, aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.config import AccountConfig, Catalog
+from infra.constructs.functions import FunctionFactory, FunctionSpec, WatchkeeperFunction
+from infra.constructs.storage import Storage
+from infra.nag import acknowledge, arn_of
+
+STATE_MACHINE_NAME = "Watchkeeper-Incident"
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+]
+GEO_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
+
+
+class Workflow(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: AccountConfig, catalog: Catalog,
+                 factory: FunctionFactory, storage: Storage, page_topic: sns.ITopic,
+                 request_approval: WatchkeeperFunction) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        self._retry_interval = Duration.seconds(config.retry_interval_seconds)
+        stack = cdk.Stack.of(self)
+        self._partition, self._region, self._account = stack.partition, stack.region, stack.account
+
+        functions_scope = Construct(self, "Functions")  # state names use the readable ids in `self`
+
+        def fn(id: str, spec: FunctionSpec) -> WatchkeeperFunction:
+            created = factory.create(functions_scope, id, spec)
+            storage.grant_baseline(created.role)
+            return created
+
+        self.classify = fn("ClassifyAlert", FunctionSpec(
+            handler="watchkeeper.handlers.classify.handler",
+            description="Classify alert: severity, service, and correlation with open incidents"))
+        storage.grant_state_write(self.classify.role)
+        self.gather = fn("GatherEvidence", FunctionSpec(
+            handler="watchkeeper.handlers.gather.handler", memory_size=1024, timeout=Duration.seconds(90),
+            description="Gather evidence: logs, metrics and recent changes of the affected services"))
+        self._grant_gather(catalog)
+        self.diagnose = fn("Diagnose", FunctionSpec(
+            handler="watchkeeper.handlers.diagnose.handler", memory_size=512, timeout=Duration.seconds(120),
+            description="Diagnose: rank root-cause hypotheses from the evidence"))
+        self._grant_bedrock()
+        self.plan = fn("PlanRemediation", FunctionSpec(
+            handler="watchkeeper.handlers.plan.handler",
+            description="Plan remediation: select a runbook and apply the guardrails"))
+        self.execute = fn("ExecuteActions", FunctionSpec(
+            handler="watchkeeper.handlers.execute.handler", memory_size=512, timeout=Duration.seconds(300),
+            actions_asset=True, reserved_concurrent_executions=config.reserved_concurrency,
+            description="Execute actions: run the approved runbook steps (unless the kill switch is on)"))
+        storage.grant_audit_append(self.execute.role)
+        self._grant_execute(catalog)
+        self.verify = fn("VerifyRecovery", FunctionSpec(
+            handler="watchkeeper.handlers.verify.handler",
+            description="Verify recovery: check the alarms and metrics that opened the incident",
+            environment={"VERIFY_WAIT_SECONDS": str(config.verify_wait_seconds),
+                         "VERIFY_MAX_ATTEMPTS": str(config.verify_max_attempts)}))
+        self._grant_verify()
+        self.report = fn("WriteReport", FunctionSpec(
+            handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
+            description="Write report: the incident timeline, diagnosis and actions, to S3"))
+        storage.grant_audit_append(self.report.role)
+        self.report.add_to_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
+        acknowledge(self.report.role, "AwsSolutions-IAM5",
+                    "Reports are written under reports/<incident id>/; object keys are not known in advance.",
+                    f"Resource::{arn_of(storage.report_bucket)}/reports/*")
+        self.escalate = fn("Escalate", FunctionSpec(
+            handler="watchkeeper.handlers.escalate.handler",
+            description="Page on-call: publish the incident summary to the page topic"))
+        storage.grant_audit_append(self.escalate.role)
+        storage.grant_publish(page_topic, self.escalate.role)
+
+        self.functions = {
+            "ClassifyAlert": self.classify, "GatherEvidence": self.gather, "Diagnose": self.diagnose,
+            "PlanRemediation": self.plan, "ExecuteActions": self.execute, "VerifyRecovery": self.verify,
+            "WriteReport": self.report, "Escalate": self.escalate,
+        }
+        self.state_machine = self._state_machine(request_approval)
+
+    # -- the state machine ------------------------------------------------------------------
+
+    def _retry(self, task: sfn.TaskStateBase) -> None:
+        task.add_retry(errors=TRANSIENT_ERRORS, interval=self._retry_interval, max_attempts=3, backoff_rate=2.0)
+
+    def _step(self, name: str, fn: WatchkeeperFunction, key: str, on_failure: sfn.IChainable) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(self, name, lambda_function=fn.function, payload_response_only=True,
+                                  retry_on_service_exceptions=False,
+                                  result_path=f"$.{key}")
+        self._retry(task)
+        task.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        return task
+
+    def _state_machine(self, request_approval: WatchkeeperFunction) -> sfn.StateMachine:
+        record_failure = tasks.LambdaInvoke(
+            self, "Record failure and page", lambda_function=self.escalate.function,
+            payload_response_only=True, retry_on_service_exceptions=False, result_path="$.escalation")
+        self._retry(record_failure)
+        record_failure.add_catch(sfn.Fail(self, "Escalation failed", error="EscalationFailed",
+                                          cause="Watchkeeper could not record the failure or page on-call"),
+                                 errors=["States.ALL"], result_path="$.error")
+        record_failure.next(sfn.Succeed(self, "Escalated after failure"))
+
+        write_report = self._step("Write report", self.report, "report", record_failure)
+        write_report.next(sfn.Succeed(self, "Incident handled"))
+        page = self._step("Page on-call", self.escalate, "escalation", record_failure)
+        page.next(write_report)
+
+        verify = self._step("Verify recovery", self.verify, "verification", record_failure)
+        recheck = sfn.Wait(self, "Wait before re-checking",
+                           time=sfn.WaitTime.seconds_path("$.verification.wait_seconds"))
+        recheck.next(verify)
+        verify.next(sfn.Choice(self, "Recovered?")
+                    .when(sfn.Condition.string_equals("$.verification.status", "recovered"), write_report)
+                    .when(sfn.Condition.string_equals("$.verification.status", "pending"), recheck)
+                    .otherwise(page))
+
+        execute = self._step("Execute actions", self.execute, "execution", record_failure)
+        execute.next(sfn.Choice(self, "Executed?")
+                     .when(sfn.Condition.string_equals("$.execution.status", "executed"), verify)
+                     .when(sfn.Condition.string_equals("$.execution.status", "planned"), write_report)
+                     .otherwise(page))
+
+        wait_for_approval = tasks.LambdaInvoke(
+            self, "Wait for approval",
+            lambda_function=request_approval.function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object({
+                "task_token": sfn.JsonPath.task_token,
+                "incident_id": sfn.JsonPath.string_at("$.incident_id"),
+                "incident": sfn.JsonPath.object_at("$.incident"),
+                "diagnosis": sfn.JsonPath.object_at("$.diagnosis"),
+                "plan": sfn.JsonPath.object_at("$.plan"),
+            }),
+            result_path="$.approval",
+            task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
+        )
+        self._retry(wait_for_approval)
+        wait_for_approval.add_catch(sfn.Pass(self, "Approval timed out").next(page),
+                                    errors=["States.Timeout"], result_path="$.error")
+        wait_for_approval.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        wait_for_approval.next(sfn.Choice(self, "Approved?")
+                               .when(sfn.Condition.boolean_equals("$.approval.approved", True), execute)
+                               .otherwise(write_report))
+
+        plan = self._step("Plan remediation", self.plan, "plan", record_failure)
+        plan.next(sfn.Choice(self, "Needs approval?")
+                  .when(sfn.Condition.string_equals("$.plan.decision", "approve"), wait_for_approval)
+                  .when(sfn.Condition.string_equals("$.plan.decision", "execute"), execute)
+                  .otherwise(page))
+
+        gather = self._step("Gather evidence", self.gather, "evidence", record_failure)
+        gather.next(self._step("Diagnose", self.diagnose, "diagnosis", record_failure)).next(plan)
+
+        classify = self._step("Classify alert", self.classify, "incident", record_failure)
+        classify.next(sfn.Choice(self, "Merged into another incident?")
+                      .when(sfn.Condition.string_equals("$.incident.status", "merged"),
+                            sfn.Succeed(self, "Merged into another incident"))
+                      .otherwise(gather))
+        start = sfn.Wait(self, "Wait for related alerts", time=sfn.WaitTime.seconds_path("$.settle_seconds"))
+        start.next(classify)
+
+        log_group = logs.LogGroup(self, "ExecutionLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        machine = sfn.StateMachine(
+            self, "StateMachine",
+            state_machine_name=STATE_MACHINE_NAME,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(start),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        invoked = [request_approval, *self.functions.values()]
+        acknowledge(
+            machine.role, "AwsSolutions-IAM5",
+            "lambda:InvokeFunction on <function ARN>:* lets the workflow invoke the function's versions and aliases "
+            "(CDK LambdaInvoke grant); X-Ray and CloudWatch Logs delivery actions do not support resource-level "
+            "permissions.",
+            "Resource::*", *(f"Resource::{arn_of(f.function)}:*" for f in invoked),
+        )
+        return machine
+
+    # -- least-privilege grants for the outside world --------------------------------------
+
+    def _arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        return (f"arn:{self._partition}:{service}:{self._region if region else ''}:"
+                f"{self._account if account else ''}:{resource}")
+
+    def _nag_arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        return (f"arn:<AWS::Partition>:{service}:{self._region if region else ''}:"
+                f"{self._account if account else ''}:{resource}")
+
+    def _grant_gather(self, catalog: Catalog) -> None:
+        log_groups = sorted({s.log_group for s in catalog.services if s.log_group})
+        if log_groups:
+            self.gather.add_to_policy(iam.PolicyStatement(
+                actions=["logs:FilterLogEvents", "logs:StartQuery"],
+                resources=[self._arn("logs", f"log-group:{name}:*") for name in log_groups]))
+        self.gather.add_to_policy(iam.PolicyStatement(
+            actions=["logs:GetQueryResults", "logs:StopQuery", "cloudwatch:GetMetricData"], resources=["*"]))
+        acknowledge(
+            self.gather.role, "AwsSolutions-IAM5",
+            "Log reads are limited to the catalog's log groups (the ':*' suffix covers their streams); "
+            "GetQueryResults, StopQuery and GetMetricData do not support resource-level permissions.",
+            "Resource::*", *(f"Resource::{self._nag_arn('logs', f'log-group:{name}:*')}" for name in log_groups),
+        )
+
+    def _grant_bedrock(self) -> None:
+        model_id = self._config.bedrock_model_id
+        if not model_id:
+            return
+        actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]  # Converse uses InvokeModel
+        if model_id.startswith(GEO_PREFIXES):
+            base = model_id.split(".", 1)[1]
+            self.diagnose.add_to_policy(iam.PolicyStatement(actions=actions, resources=[
+                self._arn("bedrock", f"inference-profile/{model_id}"),
+                self._arn("bedrock", f"foundation-model/{base}", region=False, account=False).replace(
+                    "bedrock:::", "bedrock:*::"),
+            ]))
+            acknowledge(self.diagnose.role, "AwsSolutions-IAM5",
+                        "A cross-region inference profile routes to the same foundation model in several regions.",
+                        f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base}")
+        else:
+            self.diagnose.add_to_policy(iam.PolicyStatement(actions=actions, resources=[
+                self._arn("bedrock", f"foundation-model/{model_id}", account=False)]))
+
+    def _grant_execute(self, catalog: Catalog) -> None:
+        services = catalog.services
+        wildcards = ["Resource::*"]
+        eks_clusters = sorted({s.cluster for s in services if s.platform == "eks" and s.cluster})
+        if eks_clusters:
+            self.execute.add_to_policy(iam.PolicyStatement(
+                actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
+        ecs = sorted({(s.cluster, s.workload) for s in services if s.platform == "ecs" and s.cluster})
+        if ecs:
+            self.execute.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:UpdateService", "ecs:DescribeServices"],
+                resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+        lambdas = sorted({s.workload for s in services if s.platform == "lambda"})
+        if lambdas:
+            self.execute.add_to_policy(iam.PolicyStatement(
+                actions=["lambda:UpdateAlias", "lambda:GetAlias", "lambda:ListVersionsByFunction"],
+                resources=[arn for name in lambdas for arn in (self._arn("lambda", f"function:{name}"),
+                                                              self._arn("lambda", f"function:{name}:*"))]))
+            wildcards += [f"Resource::{self._nag_arn('lambda', f'function:{name}:*')}" for name in lambdas]
+        asgs = sorted({s.workload for s in services if s.platform == "ec2"})
+        if asgs:
+            self.execute.add_to_policy(iam.PolicyStatement(
+                actions=["autoscaling:SetDesiredCapacity"],
+                resources=[self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{n}") for n in asgs]))
+            wildcards += [f"Resource::{self._nag_arn('autoscaling', f'autoScalingGroup:*:autoScalingGroupName/{n}')}"
+                          for n in asgs]
+        # Read-only lookups without resource-level permissions.
+        self.execute.add_to_policy(iam.PolicyStatement(
+            actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups"], resources=["*"]))
+        # Run Command only on instances tagged for Watchkeeper, only with the shell-script document.
+        self.execute.add_to_policy(iam.PolicyStatement(
+            actions=["ssm:SendCommand"], resources=[self._arn("ec2", "instance/*")],
+            conditions={"StringEquals": {"ssm:resourceTag/watchkeeper:managed": "true"}}))
+        self.execute.add_to_policy(iam.PolicyStatement(
+            actions=["ssm:SendCommand"],
+            resources=[self._arn("ssm", "document/AWS-RunShellScript", account=False)]))
+        wildcards.append(f"Resource::{self._nag_arn('ec2', 'instance/*')}")
+        acknowledge(
+            self.execute.role, "AwsSolutions-IAM5",
+            "Remediation is scoped to the catalog's clusters, services and functions; the remaining wildcards are "
+            "Lambda alias qualifiers, ASG ARNs' generated ids, instances limited by the watchkeeper:managed tag "
+            "condition, and Describe calls without resource-level permissions.",
+            *wildcards,
+        )
+
+    def _grant_verify(self) -> None:
+        self.verify.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources=["*"]))
+        acknowledge(self.verify.role, "AwsSolutions-IAM5",
+                    "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
+                    "permissions; both calls are read-only.",
+                    "Resource::*")

@@ -1,0 +1,315 @@
+"""Behaviour of the synthesized Watchkeeper stack: what responders and auditors rely on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.app import BUNDLING_STACKS, main, new_app, stack_name, synth_template
+from infra.config import ConfigError, load_cdk_json_context
+
+from aws_cdk import aws_sqs as sqs  # noqa: E402  (after infra.app: it silences the jsii Node banner)
+from aws_cdk.assertions import Match, Template  # noqa: E402
+
+pytestmark = pytest.mark.infra
+
+LAMBDA_TASK_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+]
+COMMON_ENV = {
+    "WATCHKEEPER_ACCOUNT_NAME", "AUDIT_TABLE", "STATE_TABLE", "REPORT_BUCKET", "PAGE_TOPIC_ARN",
+    "APPROVAL_TOPIC_ARN", "CATALOG_PARAMETER", "KILL_SWITCH_PARAMETER", "SIGNING_SECRET_ARN", "BEDROCK_MODEL_ID",
+    "DRY_RUN", "APPROVERS", "SLACK_CHANNEL", "APPROVAL_TIMEOUT_SECONDS", "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    """One synth (validation and cdk-nag on) shared by the module: synth takes seconds."""
+    return synth_template("local")
+
+
+@pytest.fixture(scope="module")
+def template(raw: dict[str, Any]) -> Template:
+    return Template.from_json(raw)
+
+
+def _of_type(raw: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in raw["Resources"].items() if v["Type"] == type_}
+
+
+def _function_id(raw: dict[str, Any], handler: str) -> str:
+    (found,) = [k for k, v in _of_type(raw, "AWS::Lambda::Function").items()
+                if v["Properties"]["Handler"] == f"watchkeeper.handlers.{handler}.handler"]
+    return found
+
+
+def _statements(raw: dict[str, Any], function_id: str) -> list[dict[str, Any]]:
+    role = raw["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [s for p in _of_type(raw, "AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _allows(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
+    for s in statements:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        if s["Effect"] == "Allow" and action in actions and resource in resources:
+            return True
+    return False
+
+
+def _machine_id(raw: dict[str, Any]) -> str:
+    (found,) = _of_type(raw, "AWS::StepFunctions::StateMachine")
+    return found
+
+
+def _definition(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ASL document, with function ARNs rendered as `fn:<logical id>`."""
+    parts = raw["Resources"][_machine_id(raw)]["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = ""
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+        elif "Fn::GetAtt" in part:
+            text += f"fn:{part['Fn::GetAtt'][0]}"
+        else:
+            text += "aws"
+    return json.loads(text)
+
+
+# -- the incident workflow -------------------------------------------------------------------
+
+
+def test_state_names_read_like_a_runbook(raw):
+    assert set(_definition(raw)["States"]) == {
+        "Wait for related alerts", "Classify alert", "Merged into another incident?", "Merged into another incident",
+        "Gather evidence", "Diagnose", "Plan remediation", "Needs approval?", "Wait for approval",
+        "Approval timed out", "Approved?", "Execute actions", "Executed?", "Verify recovery", "Recovered?",
+        "Wait before re-checking", "Page on-call", "Write report", "Incident handled", "Record failure and page",
+        "Escalation failed", "Escalated after failure",
+    }
+
+
+def test_machine_is_named_standard_traced_and_logged(template):
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {
+        "StateMachineName": "Watchkeeper-Incident",
+        "StateMachineType": "STANDARD",
+        "TracingConfiguration": {"Enabled": True},
+        "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": False}),
+    })
+
+
+def test_approval_waits_for_a_task_token_with_a_timeout(raw):
+    state = _definition(raw)["States"]["Wait for approval"]
+    assert state["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert state["TimeoutSeconds"] == 5  # cdk.json accounts.local.approval_timeout_seconds
+    assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert state["ResultPath"] == "$.approval"
+    catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]
+    assert catches == [(["States.Timeout"], "Approval timed out"), (["States.ALL"], "Record failure and page")]
+    assert _definition(raw)["States"]["Approval timed out"]["Next"] == "Page on-call"
+
+
+def test_every_lambda_task_retries_transient_errors_and_catches_to_a_page(raw):
+    states = _definition(raw)["States"]
+    lambda_tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert len(lambda_tasks) == 10
+    for name, state in lambda_tasks.items():
+        assert state["Retry"] == [{"ErrorEquals": LAMBDA_TASK_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 3,
+                                   "BackoffRate": 2}], name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+        assert state["Catch"][-1]["ResultPath"] == "$.error", name
+        expected = "Escalation failed" if name == "Record failure and page" else "Record failure and page"
+        assert state["Catch"][-1]["Next"] == expected, name
+
+
+def test_plan_decision_routes_to_approval_execution_or_page(raw):
+    choice = _definition(raw)["States"]["Needs approval?"]
+    assert {(c["StringEquals"], c["Next"]) for c in choice["Choices"]} == {
+        ("approve", "Wait for approval"), ("execute", "Execute actions")}
+    assert choice["Default"] == "Page on-call"
+    recovered = _definition(raw)["States"]["Recovered?"]
+    assert {(c["StringEquals"], c["Next"]) for c in recovered["Choices"]} == {
+        ("recovered", "Write report"), ("pending", "Wait before re-checking")}
+    assert _definition(raw)["States"]["Wait before re-checking"]["Next"] == "Verify recovery"
+
+
+# -- alert intake ----------------------------------------------------------------------------
+
+
+def test_alarm_rule_matches_alarm_and_ok_state_changes_and_targets_ingest(raw, template):
+    ingest = _function_id(raw, "ingest")
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": Match.object_like({
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": Match.object_like({"state": {"value": ["ALARM", "OK"]}}),
+        }),
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [ingest, "Arn"]}})],
+    })
+
+
+def test_ingest_subscribes_to_the_alert_topic_and_can_start_executions(raw, template):
+    ingest = _function_id(raw, "ingest")
+    template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": [ingest, "Arn"]}})
+    assert _allows(_statements(raw, ingest), "states:StartExecution", {"Ref": _machine_id(raw)})
+    env = raw["Resources"][ingest]["Properties"]["Environment"]["Variables"]
+    assert env["STATE_MACHINE_ARN"] == {"Ref": _machine_id(raw)}
+    assert env["START_EXECUTIONS"] == "true"
+
+
+def test_http_api_routes_and_access_logs(template):
+    for route in ("POST /webhooks/{source}", "GET /approvals/{token}", "POST /approvals/{token}",
+                  "POST /slack/actions"):
+        template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": route})
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "StageName": "$default",
+        "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value()}),
+        "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": Match.any_value()}),
+    })
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+def test_approvals_api_can_resume_the_waiting_execution(raw):
+    statements = _statements(raw, _function_id(raw, "approvals_api"))
+    for action in ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"):
+        assert _allows(statements, action, {"Ref": _machine_id(raw)}), action
+
+
+def test_request_approval_knows_the_api_url_and_only_it_can_publish_approvals(raw):
+    request = _function_id(raw, "request_approval")
+    env = raw["Resources"][request]["Properties"]["Environment"]["Variables"]
+    assert "APPROVAL_API_URL" in env
+    (topic,) = [k for k, v in _of_type(raw, "AWS::SNS::Topic").items()
+                if v["Properties"].get("DisplayName", "").endswith("approval requests")]
+    publishers = [f for f in _of_type(raw, "AWS::Lambda::Function")
+                  if _allows(_statements(raw, f), "sns:Publish", {"Ref": topic})]
+    assert publishers == [request]
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+
+def test_audit_table_has_pitr_kms_and_ttl(template):
+    template.has_resource_properties("AWS::DynamoDB::Table", {
+        "KeySchema": [{"AttributeName": "incident_id", "KeyType": "HASH"},
+                      {"AttributeName": "seq", "KeyType": "RANGE"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS",
+                             "KMSMasterKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()})},
+        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+    })
+
+
+def test_audit_trail_is_append_only(raw):
+    (audit,) = [k for k, v in _of_type(raw, "AWS::DynamoDB::Table").items()
+                if v["Properties"]["KeySchema"][0]["AttributeName"] == "incident_id"]
+    audit_arn = {"Fn::GetAtt": [audit, "Arn"]}
+    writers = set()
+    for fn in _of_type(raw, "AWS::Lambda::Function"):
+        statements = _statements(raw, fn)
+        for forbidden in ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+            assert not _allows(statements, forbidden, audit_arn), (fn, forbidden)
+        if _allows(statements, "dynamodb:PutItem", audit_arn):
+            writers.add(raw["Resources"][fn]["Properties"]["Handler"].split(".")[2])
+    assert {"execute", "report", "escalate"} <= writers
+
+
+def test_kill_switch_parameter_starts_off(template):
+    template.has_resource_properties("AWS::SSM::Parameter", {
+        "Name": "/watchkeeper/local/kill-switch", "Value": "off"})
+    template.has_resource_properties("AWS::SSM::Parameter", {
+        "Name": "/watchkeeper/local/catalog", "Tier": "Advanced"})
+
+
+# -- functions -------------------------------------------------------------------------------
+
+
+def test_each_function_has_its_own_role_tracing_dlq_and_log_group(raw):
+    functions = _of_type(raw, "AWS::Lambda::Function")
+    assert len(functions) == 11
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(roles)
+    queues = _of_type(raw, "AWS::SQS::Queue")
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.12", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        dlq = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+        assert queues[dlq]["Properties"].get("SqsManagedSseEnabled") or queues[dlq]["Properties"].get(
+            "KmsMasterKeyId"), name
+        log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert raw["Resources"][log_group]["Properties"]["RetentionInDays"] > 0, name
+        assert COMMON_ENV <= set(props["Environment"]["Variables"]), name
+
+
+def test_dead_letter_queues_refuse_plain_http(raw):
+    policies = _of_type(raw, "AWS::SQS::QueuePolicy")
+    assert len(policies) == 11
+    for policy in policies.values():
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_only_execute_actions_ships_the_kubernetes_asset(raw):
+    functions = _of_type(raw, "AWS::Lambda::Function")
+    execute = _function_id(raw, "execute")
+    keys = {k: f["Properties"]["Code"]["S3Key"] for k, f in functions.items()}
+    assert len(set(keys.values())) == 2
+    assert [k for k, v in keys.items() if v == keys[execute]] == [execute]
+
+
+def test_outputs(template):
+    for output in ("StateMachineArn", "AlertTopicArn", "HttpApiUrl", "ReportBucketName", "AuditTableName"):
+        template.has_output(output, {})
+
+
+# -- cdk-nag and configuration ---------------------------------------------------------------
+
+
+def test_unacknowledged_cdk_nag_finding_fails_the_synth(tmp_path):
+    app = new_app({"account": "local", BUNDLING_STACKS: []}, outdir=str(tmp_path))
+    stack = app.node.find_child(stack_name("local"))
+    sqs.Queue(stack, "QueueWithoutTls")  # AwsSolutions-SQS3 and -SQS4: no DLQ, no enforceSSL
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    findings = {(v["ruleName"], r["constructPath"]) for p in report["pluginReports"]
+                for v in p["violations"] for r in v["violatingConstructs"]}
+    assert {rule for rule, path in findings} == {"AwsSolutions-SQS3", "AwsSolutions-SQS4"}
+    assert {path for rule, path in findings} == {"Watchkeeper-local/QueueWithoutTls/Resource"}
+
+
+def test_unknown_account_is_rejected_by_name():
+    with pytest.raises(ConfigError, match="unknown account 'staging'.*local, prod"):
+        new_app({"account": "staging"})
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("approval_timout_seconds", 900, "field 'approval_timout_seconds': Extra inputs are not permitted"),
+    ("dry_run", "no", "field 'dry_run'"),
+    ("account_id", "1234", "field 'account_id'"),
+])
+def test_bad_account_field_is_rejected_by_name(field, value, message):
+    accounts = load_cdk_json_context()["accounts"]
+    broken = {**accounts, "prod": {**accounts["prod"], field: value}}
+    with pytest.raises(ConfigError, match=f"account 'prod'.*{message}"):
+        new_app({"account": "prod", "accounts": broken})
+
+
+def test_cli_reports_a_bad_account_without_a_traceback(capsys):
+    assert main(["-c", "account=staging", "--no-bundling"]) == 2
+    assert "unknown account 'staging'" in capsys.readouterr().err
