@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_bundling:
         context[BUNDLING_STACKS] = []
     try:
-        app = new_app(context, outdir=args.output)
+        # Under the CDK CLI the assembly directory comes from CDK_OUTDIR; run directly, write ./cdk.out.
+        app = new_app(context, outdir=args.output or os.environ.get("CDK_OUTDIR") or "cdk.out")
     except ConfigError as error:
         print(f"watchkeeper: {error}", file=sys.stderr)
         return 2

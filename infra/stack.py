@@ -25,7 +25,7 @@ class WatchkeeperStack(cdk.Stack):
         approvals = Approvals(self, "Approvals", config=config, key=storage.messaging_key)
         ingest = Ingest(self, "Ingest", config=config, key=storage.messaging_key)
 
-        factory = FunctionFactory(self, environment={
+        factory = FunctionFactory(environment={
             "WATCHKEEPER_ACCOUNT_NAME": account_name,
             "AUDIT_TABLE": storage.audit_table.table_name,
             "STATE_TABLE": storage.state_table.table_name,

@@ -97,9 +97,8 @@ class WatchkeeperFunction(Construct):
 class FunctionFactory:
     """Builds every Watchkeeper function with the same runtime, architecture, tracing, logs and environment."""
 
-    def __init__(self, scope: Construct, *, environment: dict[str, str],
+    def __init__(self, *, environment: dict[str, str],
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH) -> None:
-        self._scope = scope
         self._environment = dict(environment)
         self._log_retention = log_retention
         self._common_code = code_asset(bundling.common_requirements(), "common")

@@ -313,3 +313,28 @@ def test_bad_account_field_is_rejected_by_name(field, value, message):
 def test_cli_reports_a_bad_account_without_a_traceback(capsys):
     assert main(["-c", "account=staging", "--no-bundling"]) == 2
     assert "unknown account 'staging'" in capsys.readouterr().err
+
+
+def test_prod_scopes_bedrock_to_the_configured_inference_profile():
+    accounts = load_cdk_json_context()["accounts"]
+    profile = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    raw = synth_template_with({"account": "prod", "accounts": {
+        **accounts, "prod": {**accounts["prod"], "bedrock_model_id": profile}}})
+    statements = _statements(raw, _function_id(raw, "diagnose"))
+    invoke = [s for s in statements if "bedrock:InvokeModel" in s["Action"]]
+    assert len(invoke) == 1
+    rendered = json.dumps(invoke[0]["Resource"])
+    assert f"inference-profile/{profile}" in rendered
+    assert "foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0" in rendered
+    for other in ("classify", "gather", "plan", "execute", "report"):
+        assert not any("bedrock:InvokeModel" in s["Action"] for s in _statements(raw, _function_id(raw, other)))
+    env = raw["Resources"][_function_id(raw, "diagnose")]["Properties"]["Environment"]["Variables"]
+    assert env["BEDROCK_MODEL_ID"] == profile and env["DRY_RUN"] == "false"
+
+
+def synth_template_with(context: dict[str, Any]) -> dict[str, Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as outdir:
+        app = new_app({**context, BUNDLING_STACKS: []}, outdir=outdir)
+        return app.synth().get_stack_by_name(stack_name(context["account"])).template
