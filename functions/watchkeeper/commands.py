@@ -1,0 +1,152 @@
+"""The typer application behind `watchkeeper` (imported lazily by `cli.main`)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Watchkeeper: an on-call agent for AWS. Replay incidents, run the demo, read audit trails.",
+                  no_args_is_help=True, add_completion=False)
+runbooks_app = typer.Typer(help="Validate and list runbooks.", no_args_is_help=True)
+logs_app = typer.Typer(help="Work with log files.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify an incident's audit trail.", invoke_without_command=True)
+app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(logs_app, name="logs")
+app.add_typer(audit_app, name="audit")
+err = Console(stderr=True)
+
+LOCAL_STATE = Path(os.environ.get("WATCHKEEPER_HOME", ".watchkeeper"))
+
+
+@app.command()
+def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory (scenario.yaml + logs/)"),
+           as_json: bool = typer.Option(False, "--json", help="print the FORMAT.md replay document on stdout"),
+           kill_switch: Optional[bool] = typer.Option(None, "--kill-switch/--no-kill-switch",
+                                                      help="replay with the kill switch on (default: the local switch)")) -> None:
+    """Replay a recorded incident on the embedded AWS. Writes are planned, never executed."""
+    from .local.replay import ReplayOptions, replay as run_replay
+    from .local.scenario import BundleError
+
+    options = ReplayOptions(kill_switch=_local_kill_switch() if kill_switch is None else kill_switch)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_replay(bundle, options)
+    except BundleError as exc:
+        err.print(f"[red]invalid bundle:[/red] {exc}")
+        raise typer.Exit(2)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+        return
+    console = Console()
+    a = result["alerts"]
+    console.print(f"[bold]{result['scenario']}[/bold]: {a['received']} deliveries, {a['invalid']} invalid, "
+                  f"{a['resolved']} resolved")
+    table = Table("incident", "service", "alerts", "category", "root cause", "confidence", "actions", "status")
+    for inc in result["incidents"]:
+        rc = inc.get("root_cause") or {}
+        table.add_row(inc["id"], inc["service"], str(inc["alerts"]), inc["category"] or "",
+                      f"{rc.get('kind')} {rc.get('culprit') or ''}", f"{rc.get('confidence') or 0:.2f}",
+                      ", ".join(f"{x['type']} ({x['status']})" for x in inc["actions"]), inc["status"])
+    console.print(table)
+
+
+@app.command()
+def demo(bundle: Optional[Path] = typer.Option(None, help="the scenario to run (default: the bad-deploy example)"),
+         auto_approve: bool = typer.Option(False, "--yes", help="approve without asking")) -> None:
+    """Run a whole incident live on the embedded AWS: diagnosis, approval, rollback, verification, report."""
+    from .local.demo import run_demo
+
+    raise typer.Exit(run_demo(bundle, auto_approve=auto_approve))
+
+
+@audit_app.callback()
+def audit(ctx: typer.Context, incident_id: Optional[str] = typer.Argument(None, help="the incident id"),
+          table: Optional[str] = typer.Option(None, help="the DynamoDB audit table (default: the local trail)")) -> None:
+    """Print an incident's audit trail (`watchkeeper audit INCIDENT_ID`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not incident_id:
+        err.print("usage: watchkeeper audit INCIDENT_ID | watchkeeper audit verify INCIDENT_ID")
+        raise typer.Exit(2)
+    records = _audit_records(incident_id, table)
+    from .local.console import audit_table
+    Console().print(audit_table(records, incident_id))
+
+
+@audit_app.command("verify")
+def audit_verify(incident_id: str, table: Optional[str] = typer.Option(None)) -> None:
+    """Check an audit trail's hash chain: any edited or missing record is reported."""
+    from .adapters.dynamodb_audit import verify_chain
+
+    records = _audit_records(incident_id, table)
+    problems = verify_chain(records)
+    if problems:
+        for p in problems:
+            err.print(f"[red]{p}[/red]")
+        raise typer.Exit(1)
+    Console().print(f"[green]{len(records)} records, chain intact[/green]")
+
+
+def _audit_records(incident_id: str, table: Optional[str]):
+    from .models import AuditRecord
+
+    table = table or os.environ.get("AUDIT_TABLE")
+    if table:
+        from .adapters.dynamodb_audit import DynamoDBAuditLog
+        records = DynamoDBAuditLog(table).records(incident_id)
+    else:
+        path = LOCAL_STATE / "audit" / f"{incident_id}.jsonl"
+        if not path.is_file():
+            err.print(f"no local audit trail for {incident_id} (looked in {path}); pass --table for AWS")
+            raise typer.Exit(1)
+        records = [AuditRecord.model_validate_json(line) for line in path.read_text().splitlines() if line.strip()]
+    if not records:
+        err.print(f"no audit records for {incident_id}")
+        raise typer.Exit(1)
+    return records
+
+
+@logs_app.command("cluster")
+def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="one JSON object per input line")) -> None:
+    """Mine log templates: the template of every line (JSONL), or a table of templates."""
+    from .domain.logs.cli import logs_cluster as run
+
+    run(file, jsonl)
+
+
+@runbooks_app.command("validate")
+def runbooks_validate(directory: Optional[Path] = typer.Argument(None)) -> None:
+    """Validate every runbook; errors name the file, line and field."""
+    from .domain.runbooks import RunbookError, default_dir, load_runbooks
+
+    try:
+        books = load_runbooks(directory or default_dir())
+    except RunbookError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1)
+    Console().print(f"[green]{len(books)} runbooks valid[/green]")
+
+
+@runbooks_app.command("list")
+def runbooks_list(directory: Optional[Path] = typer.Argument(None)) -> None:
+    """List runbooks with what triggers them and what they do."""
+    from .domain.runbooks import default_dir, load_runbooks
+
+    table = Table("runbook", "triggered by", "steps", "approval")
+    for b in load_runbooks(directory or default_dir()):
+        table.add_row(b.name, ", ".join(b.trigger.root_causes + b.trigger.categories) or "-",
+                      " -> ".join(s.action for s in b.steps),
+                      ", ".join(sorted({s.approval for s in b.steps})))
+    Console().print(table)
+
+
+def _local_kill_switch() -> bool:
+    path = LOCAL_STATE / "kill-switch"
+    return path.is_file() and path.read_text().strip() == "on"

@@ -1,0 +1,143 @@
+"""The composition root: settings -> adapters -> services. The only place that wires."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import boto3
+import yaml
+
+from .adapters.changes import ChangeJournal
+from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
+from .adapters.dynamodb_audit import DynamoDBAuditLog
+from .adapters.dynamodb_state import DynamoDBIncidentStore
+from .adapters.executors import (
+    AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
+    PlatformExecutors,
+)
+from .adapters.messaging import S3ReportStore, SnsApprovalNotifier, SnsPager, SsmSettings, StepFunctionsStarter
+from .domain import runbooks as runbook_engine
+from .domain.evidence import EvidenceGatherer
+from .domain.ingest import Ingestor
+from .models import ServiceCatalog
+from .settings import Settings, settings as env_settings
+from .steps import Steps
+
+
+def load_catalog(document: str | None) -> ServiceCatalog:
+    """A catalog from its JSON or YAML document; a bad field is a clear error naming it."""
+    if not document:
+        return ServiceCatalog()
+    data: Any = json.loads(document) if document.lstrip().startswith(("{", "[")) else yaml.safe_load(document)
+    if isinstance(data, list):
+        data = {"services": data}
+    return ServiceCatalog.model_validate(data)
+
+
+class Container:
+    """Adapters built once per Lambda container (module scope), from one Settings."""
+
+    def __init__(self, cfg: Settings, session: boto3.session.Session | None = None):
+        self.cfg = cfg
+        self.session = session or boto3.session.Session()
+
+    def client(self, name: str) -> Any:
+        return _client(self.session, name)
+
+    @property
+    def ssm(self) -> SsmSettings:
+        return SsmSettings(self.cfg.catalog_parameter, self.cfg.kill_switch_parameter, self.client("ssm"))
+
+    @property
+    def catalog(self) -> ServiceCatalog:
+        if not hasattr(self, "_catalog"):
+            self._catalog = load_catalog(self.ssm.catalog_document())
+        return self._catalog
+
+    def store(self) -> DynamoDBIncidentStore:
+        return DynamoDBIncidentStore(self.cfg.state_table, self.client("dynamodb"))
+
+    def audit(self) -> DynamoDBAuditLog:
+        return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
+
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
+                        self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
+
+    def signing_key(self) -> bytes:
+        if not self.cfg.signing_secret_arn:
+            return b"local-development-signing-key"
+        secret = self.client("secretsmanager").get_secret_value(SecretId=self.cfg.signing_secret_arn)["SecretString"]
+        return secret.encode()
+
+    def executor(self) -> PlatformExecutors:
+        journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
+
+        def lookup(change_id: str):
+            for c in journal.changes([s.name for s in self.catalog.services], _epoch(), _far_future()):
+                if c.id == change_id:
+                    return c
+            return None
+
+        def kubernetes_for(cluster: str):
+            from .adapters.kubernetes_actions import KubernetesActions
+            if self.cfg.kube_api_url:
+                from kubernetes import client as k8s
+                conf = k8s.Configuration(host=self.cfg.kube_api_url)
+                conf.api_key = {"authorization": "Bearer local-simulator"}
+                return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
+            return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
+
+        return PlatformExecutors(
+            {"eks": KubernetesExecutor(kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
+             "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
+            config=ConfigExecutor(lookup, ssm=self.client("ssm")), disk=DiskCleanupExecutor(self.client("ssm")))
+
+    def steps(self) -> Steps:
+        dynamodb = self.client("dynamodb")
+        metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
+        gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs")), metrics,
+                                    ChangeJournal(self.cfg.state_table, dynamodb))
+        refiner = None
+        if self.cfg.bedrock_model_id:
+            from .adapters.bedrock import BedrockAnalyzer
+            refiner = BedrockAnalyzer(self.cfg.bedrock_model_id, self.client("bedrock-runtime"))
+        runbooks = runbook_engine.load_runbooks(runbook_engine.default_dir() if not self.cfg.runbooks_dir
+                                                else __import__("pathlib").Path(self.cfg.runbooks_dir))
+        return Steps(
+            catalog=self.catalog, store=self.store(), audit=self.audit(), gatherer=gatherer, executor=self.executor(),
+            pager=SnsPager(self.cfg.page_topic_arn, self.client("sns")),
+            reports=S3ReportStore(self.cfg.report_bucket, self.client("s3")),
+            alarms=CloudWatchAlarms(self.client("cloudwatch")), kill_switch=self.ssm, approvals=self.store(),
+            notifier=SnsApprovalNotifier(self.cfg.approval_topic_arn, self.client("sns")) if self.cfg.approval_topic_arn else None,
+            refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key(),
+            approval_url=self.cfg.approval_api_url, approval_timeout_seconds=self.cfg.approval_timeout_seconds,
+            verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
+        )
+
+
+def _epoch():
+    from datetime import datetime, timezone
+    return datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def _far_future():
+    from datetime import datetime, timezone
+    return datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+_CLIENTS: dict[tuple[int, str], Any] = {}
+
+
+def _client(session: boto3.session.Session, name: str) -> Any:
+    key = (id(session), name)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = session.client(name)
+    return _CLIENTS[key]
+
+
+@lru_cache(maxsize=1)
+def container() -> Container:
+    """The container of this Lambda runtime (or of the local in-process dispatcher)."""
+    return Container(env_settings())

@@ -1,0 +1,1 @@
+"""One thin Lambda handler per state of the incident state machine (plus ingest and approvals)."""

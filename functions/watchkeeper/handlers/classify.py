@@ -1,0 +1,15 @@
+"""Classify alert: the incident's service, category and severity from its alerts."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import StartInput
+from ._runtime import logger, steps, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    start = StartInput.model_validate(event)
+    logger.append_keys(incident_id=start.incident_id)
+    return steps().classify(start.incident_id).model_dump(mode="json")

@@ -1,0 +1,16 @@
+"""Execute actions: every write through the guardrails, with a write-ahead audit record."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import ApprovalDecision, Incident, RemediationPlan
+from ._runtime import logger, steps, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = Incident.model_validate(event["incident"])
+    logger.append_keys(incident_id=incident.id)
+    approval = ApprovalDecision.model_validate(event["approval"]) if event.get("approval") else None
+    return steps().execute(incident, RemediationPlan.model_validate(event["plan"]), approval).model_dump(mode="json")

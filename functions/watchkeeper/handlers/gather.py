@@ -1,0 +1,15 @@
+"""Gather evidence: logs, metrics and recent changes around the onset."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Incident
+from ._runtime import logger, steps, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = Incident.model_validate(event["incident"])
+    logger.append_keys(incident_id=incident.id)
+    return steps().gather(incident).model_dump(mode="json")

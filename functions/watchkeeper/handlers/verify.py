@@ -1,0 +1,17 @@
+"""Verify recovery: did the incident's alarms return to OK?"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Evidence, Incident, RemediationPlan, Verification
+from ._runtime import logger, steps, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = Incident.model_validate(event["incident"])
+    logger.append_keys(incident_id=incident.id)
+    previous = Verification.model_validate(event["verification"]) if event.get("verification") else None
+    evidence = Evidence.model_validate(event["evidence"]) if event.get("evidence") else None
+    return steps().verify(incident, RemediationPlan.model_validate(event["plan"]), evidence, previous).model_dump(mode="json")

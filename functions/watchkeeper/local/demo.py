@@ -1,0 +1,182 @@
+"""`make demo`: one whole incident, live, on the embedded AWS.
+
+The bad-deploy example travels from its alerts to the post-incident report: the state
+machine synthesized by the CDK app runs on moto, the real handlers run in process, and the
+rollback happens on a simulated EKS cluster through the official Kubernetes client. The
+approval goes through the real approval API handler.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.prompt import Confirm
+
+from ..domain.approval_tokens import sign
+from ..models import ApprovalDecision
+from .console import audit_table, evidence_table
+from .replay import ReplayOptions, ReplaySession
+from .scenario import load_bundle
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[3] / "tests" / "scenarios" / "examples" / "storefront-bff-bad-deploy"
+
+
+def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, console: Console | None = None,
+             home: Path = Path(".watchkeeper")) -> int:
+    console = console or Console()
+    bundle, root = load_bundle(bundle_dir or DEFAULT_BUNDLE)
+    console.print(Panel.fit(
+        f"[bold]Watchkeeper demo[/bold]: {bundle.name}\n"
+        "embedded AWS (moto) · the state machine synthesized by the CDK app · the real Lambda handlers · "
+        "a simulated EKS cluster behind the official Kubernetes client", border_style="blue"))
+    t0 = time.monotonic()
+    session_box: dict[str, ReplaySession] = {}
+
+    def on_state(incident_id: str, state: str) -> None:
+        console.print(f"  [dim]+{time.monotonic() - t0:5.1f}s[/dim]  [bold cyan]▶ {state}[/bold cyan]")
+
+    def approve(approval: dict[str, Any]) -> ApprovalDecision:
+        s = approval["summary"]
+        rc = s["root_cause"]
+        console.print(Panel(
+            f"[bold]{s['title']}[/bold]\nroot cause: [bold]{rc['kind']}[/bold] {rc.get('culprit') or ''} "
+            f"(confidence {rc['confidence']:.2f})\n{rc['summary']}\n\nproposed: [yellow]"
+            + "; ".join(s["actions"]) + "[/yellow]", title="Approval requested", border_style="yellow"))
+        session = session_box["s"]
+        evidence = session.aws.client("stepfunctions")  # noqa: F841 (keeps the emulator warm)
+        if auto_approve:
+            approved, note = True, "approved with --yes"
+        elif sys.stdin.isatty():
+            approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
+        else:
+            approved, note = True, "no terminal to ask at: approving automatically"
+        console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); "
+                      "the decision goes through the approval API")
+        return _decide_through_api(session, approval, approved)
+
+    options = ReplayOptions(dry_run=False, approve=approve, on_state=on_state, timeout_seconds=120,
+                            extra_env={"VERIFY_WAIT_SECONDS": "1"})
+    with ReplaySession(bundle, root, options) as session:
+        session_box["s"] = session
+        _recover_on_rollback(session, bundle)
+        console.print(f"[bold]1. Alerts[/bold]: {len(bundle.alerts)} deliveries into the ingest function")
+        totals = session.ingest()
+        console.print(f"   {totals['received']} received, {totals['invalid']} invalid, {totals['resolved']} resolved")
+        started = session.start_incidents()
+        console.print(f"[bold]2. Incident[/bold]: {', '.join(started)} — the state machine runs:")
+        results = session.wait(started)
+        for incident_id in started:
+            _show_outcome(console, session, incident_id, results[incident_id], home)
+    console.print(f"[dim]done in {time.monotonic() - t0:.1f}s[/dim]")
+    ok = all(r["status"] == "SUCCEEDED" for r in results.values())
+    return 0 if ok else 1
+
+
+def _decide_through_api(session: ReplaySession, approval: dict[str, Any], approved: bool) -> ApprovalDecision:
+    """POST the decision to the approval API handler, as a browser would, with a signed link."""
+    from ..composition import container
+    from datetime import datetime
+
+    aws = session.aws
+    key = container().signing_key()
+    token = sign(key, approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
+    who = (container().cfg.approvers or ("oncall@example.com",))[0]
+    event = {"version": "2.0", "routeKey": "POST /approvals/{token}", "rawPath": f"/approvals/{token}",
+             "rawQueryString": "", "headers": {"content-type": "application/x-www-form-urlencoded"},
+             "requestContext": {"http": {"method": "POST", "path": f"/approvals/{token}", "sourceIp": "127.0.0.1",
+                                         "protocol": "HTTP/1.1", "userAgent": "watchkeeper-demo"},
+                                "routeKey": "POST /approvals/{token}", "stage": "$default", "requestId": "demo",
+                                "accountId": aws.account, "apiId": "local", "domainName": "localhost",
+                                "time": "", "timeEpoch": 0},
+             "pathParameters": {"token": token}, "isBase64Encoded": False,
+             "body": urlencode({"decision": "approve" if approved else "reject", "who": who})}
+    fn = aws.function_for("handlers.approvals_api.handler")
+    resp = aws.client("lambda").invoke(FunctionName=fn, Payload=json.dumps(event))
+    out = json.loads(resp["Payload"].read())
+    if resp.get("FunctionError") or out.get("statusCode") != 200:
+        raise RuntimeError(f"the approval API refused the decision: {out}")
+    # the handler already resumed the workflow; tell the replay loop not to answer again
+    return ApprovalDecision(approved=approved, decided_by=who, channel="web", reason="already sent")
+
+
+def _recover_on_rollback(session: ReplaySession, bundle: Any) -> None:
+    """The simulated world: once the bad revision is rolled back, the service's metrics recover."""
+    cw = session.aws.client("cloudwatch")
+    now = bundle.now
+
+    def on_write(verb: str, kind: str, namespace: str, name: str, body: Any) -> None:
+        service = next((s for s in bundle.services if s.workload == name and s.namespace == namespace), None)
+        if service is None or kind.lower() not in ("deployment", "deployments"):
+            return
+        for m in bundle.metrics:
+            if m.service != service.name:
+                continue
+            values = [v for _, v in m.points]
+            healthy = statistics.median(values[: max(12, len(values) // 2)])
+            cw.put_metric_data(Namespace=m.namespace, MetricData=[
+                {"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
+                 "Timestamp": now + timedelta(minutes=k), "Value": healthy} for k in (1, 2, 3)])
+
+    session.kube.on_write(on_write)
+
+
+def _show_outcome(console: Console, session: ReplaySession, incident_id: str, result: dict[str, Any], home: Path) -> None:
+    out = result["output"]
+    diagnosis, evidence = out.get("diagnosis") or {}, out.get("evidence") or {}
+    if diagnosis:
+        console.print(Panel(f"[bold]{diagnosis['kind']}[/bold] {diagnosis.get('culprit') or ''} "
+                            f"(confidence {diagnosis['confidence']:.2f})\n{diagnosis['summary']}",
+                            title="3. Diagnosis", border_style="magenta"))
+        console.print(evidence_table(diagnosis, evidence))
+    for r in (out.get("execution") or {}).get("results", []):
+        console.print(Panel(f"{r['api_call']}\n\n{r.get('diff', '')}", title=f"4. {r['type']}: {r['status']}",
+                            border_style="green" if r["status"] == "executed" else "red"))
+    for s in session.bundle.services:
+        if s.platform == "eks" and s.name == (out.get("incident") or {}).get("service"):
+            dep = session.kube.deployment(s.namespace, s.workload)
+            ann = dep["metadata"].get("annotations", {})
+            image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+            console.print(f"   cluster now: {s.namespace}/{s.workload} revision "
+                          f"{ann.get('deployment.kubernetes.io/revision')} image {image}")
+    verification = out.get("verification") or {}
+    if verification:
+        console.print(f"[bold]5. Verification[/bold]: {verification['status']} after {verification['attempts']} check(s)")
+        for c in verification.get("checks", []):
+            console.print(f"   {c}")
+    report = out.get("report") or {}
+    paths = _export(session, incident_id, report, home)
+    console.print(f"[bold]6. Report[/bold]: {report.get('status')} — {report.get('summary')}\n"
+                  f"   {report.get('uri')}\n   saved to {paths['report']} (timeline chart: {paths['chart']})")
+    from ..adapters.dynamodb_audit import DynamoDBAuditLog
+    records = DynamoDBAuditLog(session.aws.env("AUDIT_TABLE"), session.aws.client("dynamodb")).records(incident_id)
+    console.print(audit_table(records, incident_id))
+    console.print(f"   read it again with: [bold]watchkeeper audit {incident_id}[/bold]")
+
+
+def _export(session: ReplaySession, incident_id: str, report: dict[str, Any], home: Path) -> dict[str, Path]:
+    """Copy the report and the audit trail out of the emulator, so they outlive the demo."""
+    from ..adapters.dynamodb_audit import DynamoDBAuditLog
+
+    s3 = session.aws.client("s3")
+    target = home / "reports" / incident_id
+    target.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for key, uri in (("report", report.get("uri")), ("chart", report.get("chart_uri"))):
+        if uri:
+            bucket, _, obj = uri.removeprefix("s3://").partition("/")
+            path = target / Path(obj).name
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj)["Body"].read())
+            paths[key] = path
+    records = DynamoDBAuditLog(session.aws.env("AUDIT_TABLE"), session.aws.client("dynamodb")).records(incident_id)
+    audit_dir = home / "audit"
+    audit_dir.mkdir(parents=True, exist_ok=True)
+    (audit_dir / f"{incident_id}.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    return paths

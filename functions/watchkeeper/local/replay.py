@@ -1,0 +1,195 @@
+"""`watchkeeper replay`: a bundle through the real pipeline on the embedded AWS.
+
+Writes are planned (the global dry-run mode), never executed: approvals are answered by
+the replay itself ("dry run, nothing is written") so the plan, the dry-run calls and the
+report are produced the same way a live incident produces them.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..adapters.dynamodb_audit import DynamoDBAuditLog
+from ..adapters.dynamodb_state import DynamoDBIncidentStore
+from ..adapters.messaging import StepFunctionsStarter
+from ..models import ApprovalDecision
+from .k8s_sim import KubernetesSimulator
+from .runtime import LocalAws
+from .scenario import Bundle, WorldLoader, load_bundle
+from .template import load_template
+
+INGEST_CHUNK = 200
+
+
+@dataclass
+class ReplayOptions:
+    dry_run: bool = True
+    kill_switch: bool = False
+    approve: Callable[[dict[str, Any]], ApprovalDecision] | None = None   # None: replay answers "approved (dry run)"
+    on_state: Callable[[str, str], None] | None = None                    # (incident id, state name) as they run
+    timeout_seconds: float = 90.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def replay(directory: str | Path, options: ReplayOptions | None = None) -> dict[str, Any]:
+    bundle, root = load_bundle(directory)
+    options = options or ReplayOptions()
+    with ReplaySession(bundle, root, options) as session:
+        return session.run()
+
+
+class ReplaySession:
+    """One bundle on a fresh emulator and a fresh Kubernetes simulator."""
+
+    def __init__(self, bundle: Bundle, root: Path, options: ReplayOptions):
+        self.bundle, self.root, self.options = bundle, root, options
+        self.kube = KubernetesSimulator()
+        self.aws: LocalAws | None = None
+
+    def __enter__(self) -> "ReplaySession":
+        url = self.kube.start()
+        env = {"DRY_RUN": "true" if self.options.dry_run else "false", "START_EXECUTIONS": "false",
+               "SETTLE_SECONDS": "0", "WATCHKEEPER_KUBE_URL": url, "VERIFY_WAIT_SECONDS": "1",
+               **self.options.extra_env}
+        self.aws = LocalAws(load_template("local"), env_overrides=env)
+        self.aws.start()
+        WorldLoader(self.aws).load(self.bundle, self.root, self.kube)
+        if self.options.kill_switch:
+            self.aws.client("ssm").put_parameter(Name=self.aws.env("KILL_SWITCH_PARAMETER"), Value="on",
+                                                 Type="String", Overwrite=True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.aws is not None:
+            self.aws.stop()
+        self.kube.stop()
+
+    # --- the run -------------------------------------------------------------------------
+    def ingest(self) -> dict[str, Any]:
+        assert self.aws is not None
+        lam = self.aws.client("lambda")
+        ingest_fn = self.aws.function_for("handlers.ingest.handler")
+        totals = {"received": 0, "invalid": 0, "resolved": 0, "errors": []}
+        deliveries = [{"source": a.source, "payload": a.payload, "received_at": a.received_at.isoformat()}
+                      for a in self.bundle.alerts]
+        for i in range(0, len(deliveries), INGEST_CHUNK):
+            resp = lam.invoke(FunctionName=ingest_fn, Payload=json.dumps({"deliveries": deliveries[i:i + INGEST_CHUNK]}))
+            out = json.loads(resp["Payload"].read())
+            if resp.get("FunctionError"):
+                raise RuntimeError(f"ingest failed: {out.get('errorType')}: {out.get('errorMessage')}")
+            for key in ("received", "invalid", "resolved"):
+                totals[key] += out[key]
+            totals["errors"] += out["errors"]
+        return totals
+
+    def start_incidents(self) -> list[str]:
+        assert self.aws is not None
+        store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
+        starter = StepFunctionsStarter(self.aws.state_machine_arn, self.aws.client("stepfunctions"))
+        started = []
+        for incident in store.incidents():
+            if incident.status == "open":
+                starter.start(incident.id, {"incident_id": incident.id, "settle_seconds": 0})
+                started.append(incident.id)
+        return started
+
+    def wait(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
+        assert self.aws is not None
+        sfn = self.aws.client("stepfunctions")
+        store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
+        audit = DynamoDBAuditLog(self.aws.env("AUDIT_TABLE"), self.aws.client("dynamodb"))
+        arns = {i: f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{i}" for i in incident_ids}
+        results: dict[str, dict[str, Any]] = {}
+        seen_events: dict[str, int] = {}
+        deadline = time.monotonic() + self.options.timeout_seconds
+        while len(results) < len(arns) and time.monotonic() < deadline:
+            for approval in store.pending_approvals():
+                if approval["incident_id"] in arns and approval["incident_id"] not in results:
+                    self._answer(approval, store, audit, sfn)
+            for incident_id, arn in arns.items():
+                if incident_id in results:
+                    continue
+                if self.options.on_state:
+                    self._report_states(sfn, incident_id, arn, seen_events)
+                desc = sfn.describe_execution(executionArn=arn)
+                if desc["status"] != "RUNNING":
+                    output = json.loads(desc.get("output") or "{}")
+                    results[incident_id] = {"status": desc["status"], "output": output}
+            time.sleep(0.01)
+        for incident_id in arns:
+            results.setdefault(incident_id, {"status": "TIMED_OUT", "output": {}})
+        return results
+
+    def _report_states(self, sfn: Any, incident_id: str, arn: str, seen: dict[str, int]) -> None:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        for e in events[seen.get(incident_id, 0):]:
+            details = e.get("stateEnteredEventDetails")
+            if details:
+                self.options.on_state(incident_id, details["name"])
+        seen[incident_id] = len(events)
+
+    def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
+        if self.options.approve is not None:
+            self.options.approve(approval)      # decided through the approval API, which resumes the workflow
+            return
+        decision = ApprovalDecision(approved=True, decided_by="watchkeeper replay", channel="replay",
+                                    reason="dry run: writes are planned, not executed")
+        if not store.decide_approval(approval["request_id"], "approved" if decision.approved else "rejected"):
+            return
+        audit.append(approval["incident_id"], "Wait for approval", "decision",
+                     f"{'approved' if decision.approved else 'rejected'} by {decision.decided_by} via {decision.channel}",
+                     {"reason": decision.reason}, actor=decision.decided_by)
+        sfn.send_task_success(taskToken=approval["task_token"], output=json.dumps(decision.model_dump(mode="json")))
+
+    def run(self) -> dict[str, Any]:
+        totals = self.ingest()
+        started = self.start_incidents()
+        results = self.wait(started)
+        return {"scenario": self.bundle.name,
+                "alerts": {"received": totals["received"], "invalid": totals["invalid"], "resolved": totals["resolved"]},
+                "incidents": [incident_summary(i, results[i]) for i in started]}
+
+
+def incident_summary(incident_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """One incident in the replay contract of FORMAT.md."""
+    out = result["output"]
+    incident = out.get("incident") or {}
+    diagnosis = out.get("diagnosis")
+    plan = out.get("plan") or {}
+    execution = out.get("execution") or {}
+    evidence = {i["id"]: i for i in (out.get("evidence") or {}).get("items", [])}
+    by_action = {r["action_id"]: r for r in execution.get("results", [])}
+    actions = []
+    for a in plan.get("actions", []):
+        if a["type"] == "page_human":
+            actions.append({"type": "page_human", "target": a["target"], "status": "executed" if out.get("escalation") else "planned",
+                            "approval": "none", "blocked_by": None})
+            continue
+        if a["type"] == "capture_diagnostics":
+            continue
+        r = by_action.get(a["id"])
+        status = r["status"] if r else ("skipped" if execution else "planned")
+        actions.append({"type": a["type"], "target": a["target"], "status": status,
+                        "approval": "required" if a.get("requires_approval") else "auto",
+                        "blocked_by": r.get("blocked_by") if r else None,
+                        **({"api_call": r["api_call"]} if r and r.get("api_call") else {})})
+    if out.get("escalation") and not any(a["type"] == "page_human" for a in actions):
+        actions.append({"type": "page_human", "target": incident.get("service"), "status": "executed",
+                        "approval": "none", "blocked_by": None, "reason": out["escalation"].get("reason")})
+    status = (out.get("report") or {}).get("status") or ("failed" if result["status"] != "SUCCEEDED" else "open")
+    if status == "planned" and plan.get("decision") == "approve":
+        status = "awaiting_approval"
+    root_cause = None
+    if diagnosis:
+        root_cause = {"kind": diagnosis["kind"], "culprit": diagnosis.get("culprit"),
+                      "confidence": diagnosis.get("confidence"), "summary": diagnosis.get("summary"),
+                      "evidence": [{"type": evidence[e]["type"], "ref": evidence[e]["ref"], "detail": evidence[e]["detail"]}
+                                   for e in diagnosis.get("evidence", []) if e in evidence]}
+    return {"id": incident_id, "service": incident.get("service"), "alerts": len(incident.get("alerts", [])),
+            "category": incident.get("category"), "severity": incident.get("severity"), "root_cause": root_cause,
+            "runbook": plan.get("runbook"), "actions": actions, "status": status,
+            "execution": result["status"], "report": (out.get("report") or {}).get("uri"),
+            **({"error": out["error"]} if out.get("error") else {})}

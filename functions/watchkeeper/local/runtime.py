@@ -1,0 +1,332 @@
+"""The embedded AWS: moto in process, the resources of the synthesized template, and an
+in-process Lambda dispatcher that runs the real handlers.
+
+moto's Step Functions interpreter executes the template's own state machine definition;
+every Lambda invoke (from the interpreter, boto3 or HTTP) ends in
+`LambdaSimpleBackend.invoke`, which is replaced here by a dispatcher that imports the
+function's `Handler` from the template and calls it. That hook is a moto internal: moto is
+pinned and `tests/statemachine/test_runtime.py` fails if it moves.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import traceback
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import boto3
+
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class Resolver:
+    """Resolves the template's intrinsic functions to the names of the local resources."""
+
+    def __init__(self, template: dict[str, Any], account: str, region: str):
+        self.resources = template.get("Resources", {})
+        self.account, self.region = account, region
+        self.refs: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+        for lid, res in self.resources.items():
+            self.refs[lid], self.arns[lid] = self._names(lid, res)
+
+    def _names(self, lid: str, res: dict[str, Any]) -> tuple[str, str]:
+        t, p, a, r = res["Type"], res.get("Properties", {}), self.account, self.region
+        if t == "AWS::DynamoDB::Table":
+            return lid, f"arn:aws:dynamodb:{r}:{a}:table/{lid}"
+        if t == "AWS::SNS::Topic":
+            arn = f"arn:aws:sns:{r}:{a}:{lid}"
+            return arn, arn
+        if t == "AWS::S3::Bucket":
+            name = lid.lower()[:63]
+            return name, f"arn:aws:s3:::{name}"
+        if t == "AWS::Lambda::Function":
+            return lid, f"arn:aws:lambda:{r}:{a}:function:{lid}"
+        if t == "AWS::StepFunctions::StateMachine":
+            name = p.get("StateMachineName", lid)
+            arn = f"arn:aws:states:{r}:{a}:stateMachine:{name}"
+            return arn, arn
+        if t == "AWS::SSM::Parameter":
+            name = p.get("Name") if isinstance(p.get("Name"), str) else f"/{lid}"
+            return name, f"arn:aws:ssm:{r}:{a}:parameter{name}"
+        if t == "AWS::SecretsManager::Secret":
+            arn = f"arn:aws:secretsmanager:{r}:{a}:secret:{lid}"
+            return arn, arn
+        if t == "AWS::SQS::Queue":
+            return f"https://sqs.{r}.amazonaws.com/{a}/{lid}", f"arn:aws:sqs:{r}:{a}:{lid}"
+        if t == "AWS::ApiGatewayV2::Api":
+            return "local", f"arn:aws:apigateway:{r}::/apis/local"
+        if t == "AWS::Logs::LogGroup":
+            name = p.get("LogGroupName") if isinstance(p.get("LogGroupName"), str) else f"/local/{lid}"
+            return name, f"arn:aws:logs:{r}:{a}:log-group:{name}:*"
+        service = t.split("::")[1].lower()
+        return lid, f"arn:aws:{service}:{r}:{a}:{lid}"
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (key, arg), = value.items()
+                if key == "Ref":
+                    return self._ref(arg)
+                if key == "Fn::GetAtt":
+                    lid, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                    return self._getatt(lid, attr)
+                if key == "Fn::Join":
+                    sep, parts = arg
+                    return sep.join(str(self.resolve(p)) for p in self.resolve(parts))
+                if key == "Fn::Sub":
+                    text = arg if isinstance(arg, str) else arg[0]
+                    for name in set(__import__("re").findall(r"\$\{([^}]+)\}", text)):
+                        text = text.replace("${" + name + "}", str(self._ref(name) if "." not in name
+                                                                     else self._getatt(*name.split(".", 1))))
+                    return text
+                if key == "Fn::Select":
+                    index, items = arg
+                    return self.resolve(items)[int(index)]
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": self.region, "AWS::AccountId": self.account,
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "watchkeeper-local", "AWS::NoValue": ""}
+        if name in pseudo:
+            return pseudo[name]
+        return self.refs.get(name, name)
+
+    def _getatt(self, lid: str, attr: str) -> str:
+        if attr == "Arn" or attr.endswith("Arn"):
+            return self.arns.get(lid, lid)
+        if attr == "ApiEndpoint":
+            return "http://127.0.0.1"
+        return self.refs.get(lid, lid)
+
+    def of_type(self, type_name: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.resources.items() if r["Type"] == type_name}
+
+
+class LocalAws:
+    """Everything the stack deploys, in one process. Use as a context manager."""
+
+    def __init__(self, template: dict[str, Any], env_overrides: dict[str, str] | None = None,
+                 account: str = LOCAL_ACCOUNT, region: str = LOCAL_REGION):
+        self.template = template
+        self.resolver = Resolver(template, account, region)
+        self.account, self.region = account, region
+        self.env_overrides = env_overrides or {}
+        self.handlers: dict[str, str] = {}
+        self.function_env: dict[str, dict[str, str]] = {}
+        self.invocations: list[tuple[str, float]] = []
+        self._mock = None
+        self._saved_env: dict[str, str | None] = {}
+        self._original_invoke: Callable | None = None
+        self.session: boto3.session.Session | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "LocalAws":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        base_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                    "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
+                    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
+                    "POWERTOOLS_LOG_LEVEL": os.environ.get("WATCHKEEPER_LOG_LEVEL", "WARNING"),
+                    "POWERTOOLS_METRICS_NAMESPACE": "Watchkeeper"}
+        self._set_env(base_env)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._mock.start()
+        self.session = boto3.session.Session(region_name=self.region)
+        self._install_dispatcher()
+        self._create_resources()
+        self._set_env(self._shared_env())
+        _reset_composition()
+
+    def stop(self) -> None:
+        if self._original_invoke is not None:
+            from moto.awslambda_simple.models import LambdaSimpleBackend
+            LambdaSimpleBackend.invoke = self._original_invoke
+            self._original_invoke = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        _reset_composition()
+
+    def client(self, name: str) -> Any:
+        assert self.session is not None, "LocalAws is not started"
+        from ..composition import _client
+        return _client(self.session, name)
+
+    # --- names ---------------------------------------------------------------------------
+    @property
+    def state_machine_arn(self) -> str:
+        (lid, _), = self.resolver.of_type("AWS::StepFunctions::StateMachine").items()
+        return self.resolver.refs[lid]
+
+    def env(self, name: str) -> str:
+        """A setting as the functions see it (e.g. STATE_TABLE)."""
+        return os.environ[name]
+
+    def function_for(self, handler_suffix: str) -> str:
+        return next(n for n, h in self.handlers.items() if h.endswith(handler_suffix))
+
+    def seed_log_history(self, log_group: str, stream: str, events: list[dict[str, Any]]) -> None:
+        """Load recorded log history as if it had been ingested when it happened.
+
+        PutLogEvents (rightly) rejects events older than 14 days, and a recorded incident is
+        older than that; so history is seeded through moto's log group directly. The agent
+        still reads it through the real FilterLogEvents API.
+        """
+        from moto.logs.models import logs_backends
+
+        group = logs_backends[self.account][self.region].groups[log_group]
+        for i in range(0, len(events), 10000):
+            group.put_log_events(stream, events[i:i + 10000])
+
+    # --- setup ---------------------------------------------------------------------------
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _shared_env(self) -> dict[str, str]:
+        """The union of the functions' environments (they agree on every shared key)."""
+        merged: dict[str, str] = {}
+        for env in self.function_env.values():
+            for k, v in env.items():
+                merged.setdefault(k, v)
+        merged["POWERTOOLS_LOG_LEVEL"] = os.environ.get("WATCHKEEPER_LOG_LEVEL", "WARNING")
+        merged.update(self.env_overrides)
+        return merged
+
+    def _create_resources(self) -> None:
+        r = self.resolver
+        ddb = self.client("dynamodb")
+        for lid, res in r.of_type("AWS::DynamoDB::Table").items():
+            p = res["Properties"]
+            ddb.create_table(TableName=lid, KeySchema=p["KeySchema"], AttributeDefinitions=p["AttributeDefinitions"],
+                             BillingMode="PAY_PER_REQUEST")
+        sns = self.client("sns")
+        for lid in r.of_type("AWS::SNS::Topic"):
+            sns.create_topic(Name=lid)
+        s3 = self.client("s3")
+        for lid in r.of_type("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=r.refs[lid])
+        ssm = self.client("ssm")
+        for lid, res in r.of_type("AWS::SSM::Parameter").items():
+            p = r.resolve(res["Properties"])
+            ssm.put_parameter(Name=r.refs[lid], Value=p.get("Value", ""), Type="String", Overwrite=True,
+                              Tier="Advanced" if len(p.get("Value", "")) > 4096 else "Standard")
+        secrets = self.client("secretsmanager")
+        for lid, res in r.of_type("AWS::SecretsManager::Secret").items():
+            gen = res["Properties"].get("GenerateSecretString", {})
+            value = uuid.uuid4().hex + uuid.uuid4().hex
+            if gen.get("SecretStringTemplate"):
+                doc = json.loads(gen["SecretStringTemplate"])
+                doc[gen.get("GenerateStringKey", "secret")] = value
+                value = json.dumps(doc)
+            arn = secrets.create_secret(Name=lid, SecretString=value)["ARN"]
+            r.refs[lid] = r.arns[lid] = arn
+        iam = self.client("iam")
+        role = iam.create_role(RoleName="watchkeeper-local", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        lam = self.client("lambda")
+        code = _empty_zip()
+        for lid, res in r.of_type("AWS::Lambda::Function").items():
+            p = res["Properties"]
+            env = {k: str(v) for k, v in r.resolve(p.get("Environment", {}).get("Variables", {})).items()}
+            self.handlers[lid] = p["Handler"]
+            self.function_env[lid] = env
+            lam.create_function(FunctionName=lid, Runtime="python3.12", Role=role, Handler=p["Handler"],
+                                Code={"ZipFile": code}, Environment={"Variables": env}, Timeout=int(p.get("Timeout", 60)))
+        sfn = self.client("stepfunctions")
+        for lid, res in r.of_type("AWS::StepFunctions::StateMachine").items():
+            p = res["Properties"]
+            definition = r.resolve(p["DefinitionString"])
+            sfn.create_state_machine(name=p.get("StateMachineName", lid), definition=definition, roleArn=role,
+                                     type=p.get("StateMachineType", "STANDARD"))
+
+    def _install_dispatcher(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        runtime = self
+        self._original_invoke = LambdaSimpleBackend.invoke
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: Any) -> bytes:
+            return runtime.dispatch(function_name, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke
+
+    def dispatch(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        """Run a function's real handler in process; errors are returned the way Lambda does."""
+        import time
+
+        name = function_name.rsplit(":function:", 1)[-1].split(":")[0]
+        handler_path = self.handlers.get(name)
+        if handler_path is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFoundException",
+                               "errorMessage": f"no function {name}"}).encode()
+        module_name, func_name = handler_path.rsplit(".", 1)
+        event = json.loads(body) if body else {}
+        started = time.perf_counter()
+        try:
+            handler = getattr(importlib.import_module(module_name), func_name)
+            result = handler(event, LambdaContext(function_name=name,
+                                                  invoked_function_arn=self.resolver.arns.get(name, name)))
+            return json.dumps(result).encode()
+        except Exception as exc:  # returned to the caller as Lambda does: an Unhandled function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+                               "stackTrace": traceback.format_exception(exc)[-5:]}).encode()
+        finally:
+            self.invocations.append((name, time.perf_counter() - started))
+
+
+def _empty_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("README.txt", "Handlers run in process: see watchkeeper.local.runtime\n")
+    return buf.getvalue()
+
+
+def _reset_composition() -> None:
+    """Forget adapters built for a previous runtime (names and moto state differ)."""
+    from .. import composition, settings
+
+    composition.container.cache_clear()
+    composition._CLIENTS.clear()
+    settings.settings.cache_clear()

@@ -1,0 +1,164 @@
+"""Scenario bundles (../shared/scenarios/FORMAT.md): validate, then load into the emulator.
+
+A bundle is invalid when its own structure breaks the format (missing key, bad timestamp,
+missing log file, unknown source): `BundleError` names the field. A payload that cannot
+be understood as its source is *not* a bundle error; ingest quarantines it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..models import ChangeEvent, Service, ServiceCatalog
+from ..models.alerts import AlertSource
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class BundleError(ValueError):
+    """The bundle itself is malformed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class BundleAlert(_Strict):
+    source: AlertSource
+    received_at: datetime
+    payload: Any
+
+    @field_validator("received_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamp must carry a time zone (RFC 3339, UTC)")
+        return v.astimezone(timezone.utc)
+
+
+class BundleLog(_Strict):
+    log_group: str
+    file: str
+
+
+class BundleMetric(_Strict):
+    service: str
+    namespace: str
+    name: str
+    unit: str | None = None
+    points: list[tuple[datetime, float]]
+
+
+class ClusterState(_Strict):
+    deployments: list[dict[str, Any]] = Field(default_factory=list)
+    pods: list[dict[str, Any]] = Field(default_factory=list)
+    hpas: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Bundle(_Strict):
+    name: str
+    description: str = ""
+    now: datetime
+    account: str = "123456789012"
+    region: str = "us-east-1"
+    services: list[Service]
+    alerts: list[BundleAlert]
+    changes: list[ChangeEvent] = Field(default_factory=list)
+    logs: list[BundleLog] = Field(default_factory=list)
+    metrics: list[BundleMetric] = Field(default_factory=list)
+    cluster: ClusterState | None = None
+    expected: dict[str, Any] | None = None       # ground truth: never read by the agent
+
+    @property
+    def catalog(self) -> ServiceCatalog:
+        return ServiceCatalog(services=self.services)
+
+
+def load_bundle(directory: str | Path) -> tuple[Bundle, Path]:
+    root = Path(directory)
+    path = root / "scenario.yaml"
+    if not path.is_file():
+        raise BundleError(f"{root}: no scenario.yaml")
+    try:
+        doc = yaml.load(path.read_text(), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise BundleError(f"{path}: the top level must be a mapping")
+    try:
+        bundle = Bundle.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BundleError(f"{path}: {where}: {err['msg']}") from None
+    for i, log in enumerate(bundle.logs):
+        if not (root / log.file).is_file():
+            raise BundleError(f"{path}: logs.{i}.file: {log.file} does not exist")
+    return bundle, root
+
+
+def read_log(path: Path) -> list[tuple[datetime, str]]:
+    """One event per line: "<RFC 3339 timestamp> <message>"."""
+    events = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, start=1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            stamp, _, message = line.partition(" ")
+            try:
+                at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                raise BundleError(f"{path}:{n}: line does not start with an RFC 3339 timestamp") from None
+            events.append((at, message))
+    return events
+
+
+class WorldLoader:
+    """Puts a bundle's world into the emulator: catalog, logs, metrics, changes, alarms."""
+
+    def __init__(self, aws: Any):
+        self.aws = aws
+
+    def load(self, bundle: Bundle, root: Path, kube: Any = None) -> None:
+        from ..adapters.changes import ChangeJournal
+
+        ssm = self.aws.client("ssm")
+        ssm.put_parameter(Name=self.aws.env("CATALOG_PARAMETER"), Value=bundle.catalog.model_dump_json(exclude_defaults=True),
+                          Type="String", Overwrite=True, Tier="Advanced")
+        logs = self.aws.client("logs")
+        for log in bundle.logs:
+            events = sorted(read_log(root / log.file), key=lambda e: e[0])
+            try:
+                logs.create_log_group(logGroupName=log.log_group)
+            except logs.exceptions.ResourceAlreadyExistsException:
+                pass
+            stream = Path(log.file).stem
+            logs.create_log_stream(logGroupName=log.log_group, logStreamName=stream)
+            self.aws.seed_log_history(log.log_group, stream, [
+                {"timestamp": int(at.timestamp() * 1000), "message": message or " "} for at, message in events])
+        cw = self.aws.client("cloudwatch")
+        for m in bundle.metrics:
+            data = [{"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
+                     "Timestamp": at, "Value": value, **({"Unit": m.unit} if m.unit in _UNITS else {})}
+                    for at, value in m.points]
+            for i in range(0, len(data), 500):
+                cw.put_metric_data(Namespace=m.namespace, MetricData=data[i:i + 500])
+        journal = ChangeJournal(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
+        for change in bundle.changes:
+            journal.record(change)
+        if kube is not None and bundle.cluster is not None:
+            kube.load(bundle.cluster.model_dump())
+
+
+_UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+          "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+          "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+          "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"}

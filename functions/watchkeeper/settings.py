@@ -1,0 +1,62 @@
+"""Configuration reaches the functions only through environment variables, read once."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account_name: str = "local"
+    audit_table: str = ""
+    state_table: str = ""
+    report_bucket: str = ""
+    page_topic_arn: str = ""
+    approval_topic_arn: str = ""
+    state_machine_arn: str = ""
+    catalog_parameter: str = ""
+    kill_switch_parameter: str = ""
+    signing_secret_arn: str = ""
+    webhook_secret_arn: str = ""
+    bedrock_model_id: str = ""
+    dry_run: bool = False
+    approvers: tuple[str, ...] = ()
+    slack_channel: str = ""
+    approval_api_url: str = ""
+    approval_timeout_seconds: int = 900
+    settle_seconds: int = 60
+    start_executions: bool = True
+    verify_wait_seconds: int = 60
+    verify_max_attempts: int = 10
+    kube_api_url: str = ""          # local only: the Kubernetes API simulator
+    runbooks_dir: str = ""
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(x.strip() for x in v.split(",") if x.strip())
+        return v
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        values = {}
+        for name in cls.model_fields:
+            key = "WATCHKEEPER_ACCOUNT_NAME" if name == "account_name" else (
+                "WATCHKEEPER_KUBE_URL" if name == "kube_api_url" else name.upper())
+            if key in env:
+                raw = env[key]
+                if cls.model_fields[name].annotation is bool:
+                    values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                else:
+                    values[name] = raw
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,291 @@
+"""The incident workflow's steps, one method per state, over injected ports.
+
+Handlers parse their input, call one method here and return its model; replay, the demo
+and the tests build `Steps` with the same ports (or fakes).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .domain import runbooks as runbook_engine
+from .domain.approval_tokens import sign
+from .domain.classify import incident_category, severity
+from .domain.diagnose import DeterministicAnalyzer
+from .domain.evidence import EvidenceGatherer
+from .domain.guardrails import GuardrailContext, GuardrailPolicy, check
+from .domain.report import render_markdown, timeline, timeline_svg
+from .models import (
+    ActionResult, ApprovalDecision, Escalation, Evidence, ExecutionResult, Incident, RemediationPlan, ReportRef,
+    RootCause, ServiceCatalog, Verification,
+)
+from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, Pager, ReportStore
+
+
+@dataclass
+class Steps:
+    catalog: ServiceCatalog
+    store: IncidentStore
+    audit: AuditLog
+    gatherer: EvidenceGatherer
+    executor: ActionExecutor
+    pager: Pager
+    reports: ReportStore
+    alarms: AlarmState
+    kill_switch: Any                      # SettingsStore
+    approvals: Any = None                 # ApprovalStore (the state table)
+    notifier: Any = None                  # ApprovalNotifier
+    refiner: Any = None                   # optional model-backed Analyzer
+    metrics: Any = None                   # MetricSource, for verification
+    runbooks: list = field(default_factory=list)
+    policy: GuardrailPolicy = field(default_factory=GuardrailPolicy)
+    dry_run: bool = False
+    signing_key: bytes = b""
+    approval_url: str = ""
+    approval_timeout_seconds: int = 900
+    verify_wait_seconds: int = 60
+    verify_max_attempts: int = 10
+
+    # --- Classify alert ---------------------------------------------------------------
+    def classify(self, incident_id: str) -> Incident:
+        incident = self.store.load(incident_id)
+        if incident.status == "merged":
+            self.audit.append(incident.id, "Classify alert", "step", f"merged into {incident.merged_into}")
+            return incident
+        incident.service_info = self.catalog.get(incident.service)
+        incident.category = incident_category(a.category for a in incident.alerts)
+        incident.severity = severity((a.priority for a in incident.alerts), len(incident.alerts))
+        incident.title = f"{incident.service}: {incident.category} ({len({a.fingerprint for a in incident.alerts})} alerts)"
+        self.store.save(incident)
+        self.audit.append(incident.id, "Classify alert", "step",
+                          f"{incident.service}: {incident.category}, {incident.severity}, {incident.deliveries} deliveries"
+                          + (f", suspects {', '.join(incident.suspects)}" if incident.suspects else ""))
+        return incident
+
+    # --- Gather evidence --------------------------------------------------------------
+    def gather(self, incident: Incident) -> Evidence:
+        evidence = self.gatherer.gather(incident)
+        self.audit.append(incident.id, "Gather evidence", "step",
+                          f"{len(evidence.items)} evidence items from {evidence.log_lines_read} log lines, "
+                          f"{len(evidence.metrics)} metric series, {len(evidence.changes)} changes")
+        return evidence
+
+    # --- Diagnose ---------------------------------------------------------------------
+    def diagnose(self, incident: Incident, evidence: Evidence) -> RootCause:
+        cause = DeterministicAnalyzer(self.catalog).diagnose(incident, evidence)
+        if self.refiner is not None:
+            cause = self.refiner.analyze(incident, evidence, cause)
+        self.audit.append(incident.id, "Diagnose", "step",
+                          f"{cause.kind}{' (' + cause.culprit + ')' if cause.culprit else ''}, confidence {cause.confidence:.2f}",
+                          {"evidence": cause.evidence, "analyzer": cause.analyzer})
+        return cause
+
+    # --- Plan remediation -------------------------------------------------------------
+    def plan(self, incident: Incident, cause: RootCause) -> RemediationPlan:
+        service = self.catalog.get(incident.service)
+        book = runbook_engine.select(self.runbooks, cause, incident, service)
+        plan = runbook_engine.plan(book, cause, incident, service, dry_run=self.dry_run)
+        self.audit.append(incident.id, "Plan remediation", "step",
+                          f"runbook {plan.runbook or 'none'}: " + ", ".join(a.type for a in plan.actions)
+                          + f" -> {plan.decision}")
+        return plan
+
+    # --- Wait for approval ------------------------------------------------------------
+    def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
+                         now: datetime | None = None) -> str:
+        now = now or datetime.now(timezone.utc)
+        request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
+        expires = now + timedelta(seconds=self.approval_timeout_seconds)
+        writes = [a for a in plan.actions if a.is_write]
+        summary = {"incident_id": incident.id, "service": incident.service, "title": incident.title,
+                   "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
+                   "actions": [f"{a.type} on {a.target}" for a in writes]}
+        self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
+        token = sign(self.signing_key, request_id, expires)
+        url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None
+        text = (f"{incident.title}\nRoot cause: {cause.kind} {cause.culprit or ''} (confidence {cause.confidence:.2f})\n"
+                f"{cause.summary}\nProposed: " + "; ".join(summary["actions"]))
+        if self.notifier is not None:
+            self.notifier.request(incident, text, url)
+        self.audit.append(incident.id, "Wait for approval", "step",
+                          f"approval requested for {', '.join(summary['actions'])}; expires {expires:%H:%M:%S} UTC",
+                          {"request_id": request_id})
+        return request_id
+
+    # --- Execute actions --------------------------------------------------------------
+    def execute(self, incident: Incident, plan: RemediationPlan, approval: ApprovalDecision | None) -> ExecutionResult:
+        results: list[ActionResult] = []
+        kill = self.kill_switch.kill_switch_on()
+        dry_run = self.dry_run or plan.dry_run
+        restarts = 0
+        for action in plan.actions:
+            if action.type == "page_human":
+                continue
+            if action.is_write and action.requires_approval and not (approval and approval.approved):
+                results.append(ActionResult(action_id=action.id, type=action.type, target=action.target, status="blocked",
+                                            blocked_by="approval", error="not approved"))
+                continue
+            verdict = check(action, self.policy, GuardrailContext(now=datetime.now(timezone.utc), kill_switch=kill,
+                                                                  restarts_last_hour=restarts))
+            if not verdict.allowed:
+                self.audit.append(incident.id, "Execute actions", "decision",
+                                  f"{action.type} on {action.target} refused by {verdict.guardrail}: {verdict.reason}")
+                results.append(ActionResult(action_id=action.id, type=action.type, target=action.target, status="blocked",
+                                            blocked_by=verdict.guardrail, error=verdict.reason))
+                break
+            if action.is_write and not dry_run:
+                self.audit.append(incident.id, "Execute actions", "intent",
+                                  f"about to {action.type} on {action.target}",
+                                  {"action": action.model_dump(mode="json"),
+                                   "approved_by": approval.decided_by if approval else None})
+            result = self.executor.execute(action, dry_run=dry_run)
+            results.append(result)
+            if action.type == "restart_pods" and result.status == "executed":
+                restarts += 1
+            if action.is_write:
+                self.audit.append(incident.id, "Execute actions", "outcome" if not dry_run else "step",
+                                  f"{action.type} on {action.target}: {result.status}"
+                                  + (f" ({result.error})" if result.error else ""),
+                                  {"api_call": result.api_call, "diff": result.diff, "before": result.before})
+            if result.status == "failed":
+                break
+        writes = [r for r in results if r.type in {a.type for a in plan.actions if a.is_write}]
+        if any(r.status == "blocked" for r in writes):
+            status = "blocked"
+        elif any(r.status == "failed" for r in writes):
+            status = "failed"
+        elif dry_run:
+            status = "planned"
+        else:
+            status = "executed"
+        return ExecutionResult(status=status, results=results)
+
+    # --- Verify recovery --------------------------------------------------------------
+    def verify(self, incident: Incident, plan: RemediationPlan, evidence: Evidence | None,
+               previous: Verification | None) -> Verification:
+        """Recovered when the incident's CloudWatch alarms are OK, or (without alarms) when every
+        metric that deviated is back near its baseline in data newer than the incident."""
+        attempts = (previous.attempts if previous else 0) + 1
+        names = sorted({a.alarm_name for a in incident.alerts if a.alarm_name and a.source.startswith("cloudwatch")})
+        states = self.alarms.states(names) if names else {}
+        checks = [f"alarm {n}: {states[n]}" for n in names if n in states]
+        recovered: bool | None = all(v == "OK" for v in states.values()) if states else None
+        if recovered is None and evidence is not None and self.metrics is not None:
+            verdicts = metric_recovery(self.metrics, incident, evidence)
+            checks += [f"metric {name}: {'recovered' if ok else 'not recovered'} ({detail})" for name, ok, detail in verdicts]
+            recovered = all(ok for _, ok, _ in verdicts) if verdicts else None
+        wait = max(self.verify_wait_seconds, 1)
+        max_attempts = max(1, min(self.verify_max_attempts, int(plan.verify.get("within_minutes", 10)) * 60 // wait))
+        if recovered:
+            status = "recovered"
+        elif attempts >= max_attempts:
+            status = "not_recovered"
+        else:
+            status = "pending"
+        if recovered is None:
+            checks.append("no alarm state or fresh metric data yet")
+        self.audit.append(incident.id, "Verify recovery", "step", f"check {attempts}: {status}; " + "; ".join(checks))
+        return Verification(status=status, attempts=attempts, wait_seconds=wait, checks=checks)
+
+    # --- Page on-call / Record failure and page ---------------------------------------
+    def escalate(self, incident: Incident | None, incident_id: str, state: dict[str, Any]) -> Escalation:
+        reason = escalation_reason(state)
+        if incident is None:
+            incident = self.store.load(incident_id)
+        message = (f"Watchkeeper needs a human for {incident.title or incident.id}.\nReason: {reason}\n"
+                   f"Incident: {incident.id}\n")
+        diagnosis = state.get("diagnosis") or {}
+        if diagnosis:
+            message += f"Diagnosis: {diagnosis.get('kind')} {diagnosis.get('culprit') or ''} — {diagnosis.get('summary', '')}\n"
+        message_id = self.pager.page(incident, f"[{incident.severity}] {incident.service}: {reason}"[:99], message)
+        incident.status = "escalated"
+        self.store.save(incident)
+        self.audit.append(incident.id, "Page on-call", "escalation", f"paged on-call: {reason}", {"message_id": message_id})
+        return Escalation(reason=reason, paged=True, message_id=message_id)
+
+    # --- Write report -----------------------------------------------------------------
+    def report(self, state: dict[str, Any]) -> ReportRef:
+        incident = Incident.model_validate(state["incident"]) if state.get("incident") else self.store.load(state["incident_id"])
+        evidence = Evidence.model_validate(state["evidence"]) if state.get("evidence") else None
+        cause = RootCause.model_validate(state["diagnosis"]) if state.get("diagnosis") else None
+        plan = RemediationPlan.model_validate(state["plan"]) if state.get("plan") else None
+        outcome = incident_outcome(state)
+        incident.status = outcome["status"]
+        self.store.save(incident)
+        self.audit.append(incident.id, "Write report", "report", f"incident {outcome['status']}: {outcome['summary']}")
+        trail = self.audit.records(incident.id)
+        chart = timeline_svg(timeline(incident, evidence, trail))
+        chart_uri = self.reports.put(f"reports/{incident.id}/timeline.svg", chart.encode(), "image/svg+xml")
+        markdown = render_markdown(incident, evidence, cause, plan, outcome, trail, "timeline.svg")
+        uri = self.reports.put(f"reports/{incident.id}/report.md", markdown.encode(), "text/markdown")
+        return ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+
+
+def metric_recovery(source: Any, incident: Incident, evidence: Evidence) -> list[tuple[str, bool, str]]:
+    """For each metric of the incident's service that deviated: is its newest value back?"""
+    deviated = [m for m in evidence.metrics if m.service == incident.service and m.onset is not None
+                and m.baseline is not None and m.peak is not None]
+    if not deviated:
+        return []
+    fresh = {(s.namespace, s.name): s for s in source.series_for(incident.service, incident.opened_at,
+                                                                  incident.opened_at + timedelta(hours=6))}
+    out = []
+    for m in deviated:
+        series = fresh.get((m.namespace, m.name))
+        newer = [v for t, v in (series.points if series else []) if t > incident.opened_at]
+        if not newer:
+            out.append((m.name, False, "no data since the incident opened"))
+            continue
+        latest, base, peak = newer[-1], m.baseline, m.peak
+        if m.shape == "drop":
+            ok = latest >= base - 0.3 * abs(base - (m.latest or base))
+        else:
+            ok = latest <= base + 0.3 * (peak - base)
+        out.append((m.name, ok, f"now {latest:g}, baseline {base:g}"))
+    return out
+
+
+def escalation_reason(state: dict[str, Any]) -> str:
+    error = state.get("error")
+    if error:
+        if error.get("Error") == "States.Timeout":
+            return "the approval request timed out"
+        return f"a step failed: {error.get('Error')}: {str(error.get('Cause', ''))[:300]}"
+    execution = state.get("execution") or {}
+    if execution.get("status") in ("blocked", "failed"):
+        bad = next((r for r in execution.get("results", []) if r.get("status") in ("blocked", "failed")), {})
+        if bad.get("blocked_by"):
+            return f"{bad.get('type')} was blocked by the {bad['blocked_by']} guardrail: {bad.get('error')}"
+        return f"{bad.get('type')} failed: {bad.get('error')}"
+    verification = state.get("verification") or {}
+    if verification.get("status") == "not_recovered":
+        return f"the service did not recover after {verification.get('attempts')} checks"
+    plan = state.get("plan") or {}
+    diagnosis = state.get("diagnosis") or {}
+    if diagnosis.get("kind") == "unknown":
+        return "the evidence is too weak to name a root cause"
+    if plan.get("decision") == "escalate":
+        return plan.get("reason") or "the runbook hands this incident to a human"
+    return "the incident needs a human"
+
+
+def incident_outcome(state: dict[str, Any]) -> dict[str, Any]:
+    execution = state.get("execution") or {}
+    results = execution.get("results", [])
+    approval = state.get("approval") or {}
+    verification = state.get("verification") or {}
+    if state.get("error") and not state.get("escalation"):
+        return {"status": "escalated", "summary": escalation_reason(state), "results": results}
+    if approval and approval.get("approved") is False:
+        return {"status": "escalated", "summary": f"rejected by {approval.get('decided_by') or 'the approver'}: "
+                                                  f"{approval.get('reason', '')}".strip(), "results": results}
+    if verification.get("status") == "recovered":
+        return {"status": "mitigated", "summary": "the actions were executed and the alarms recovered", "results": results}
+    if execution.get("status") == "planned":
+        return {"status": "planned", "summary": "dry run: the actions were planned, not executed", "results": results}
+    if state.get("escalation"):
+        return {"status": "escalated", "summary": state["escalation"].get("reason", ""), "results": results}
+    return {"status": "open", "summary": "in progress", "results": results}
