@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,7 +111,8 @@ def test_machine_is_named_standard_traced_and_logged(template):
 def test_approval_waits_for_a_task_token_with_a_timeout(raw):
     state = _definition(raw)["States"]["Wait for approval"]
     assert state["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
-    assert state["TimeoutSeconds"] == 5  # cdk.json accounts.local.approval_timeout_seconds
+    local = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]["accounts"]["local"]
+    assert state["TimeoutSeconds"] == local["approval_timeout_seconds"]
     assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
     assert state["ResultPath"] == "$.approval"
     catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]

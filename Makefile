@@ -1,0 +1,48 @@
+# Watchkeeper: two commands for a newcomer — `make demo` and `make test`. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ACCOUNT ?= local
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: demo test synth synth-fast bench eval setup clean help
+
+help:
+	@echo "make demo   - run a whole incident on the embedded AWS (sets itself up)"
+	@echo "make test   - run the test suite (sets itself up)"
+	@echo "make synth  - synthesize the CDK app with bundled Lambda code into cdk.out/ (ACCOUNT=local|prod)"
+	@echo "make eval   - replay every scenario bundle and print the score table"
+	@echo "make bench  - run the benchmarks"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/watchkeeper demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+
+synth: $(STAMP)
+	$(PY) -m infra.app -c account=$(ACCOUNT)
+
+synth-fast: $(STAMP)
+	$(PY) -m infra.app -c account=$(ACCOUNT) --no-bundling
+
+eval: $(STAMP)
+	$(PY) ../shared/scenarios/score.py tests/scenarios/examples --cmd "$(VENV)/bin/watchkeeper replay {dir} --json"
+
+bench: $(STAMP)
+	$(PY) benchmarks/log_miner.py
+
+clean:
+	rm -rf cdk.out .cache .watchkeeper .pytest_cache

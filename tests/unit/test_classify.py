@@ -1,0 +1,53 @@
+"""Classification: category from structured fields first, tolerant service matching."""
+from __future__ import annotations
+
+import pytest
+
+from watchkeeper.domain.classify import ServiceResolver, alert_category, incident_category, severity
+from watchkeeper.domain.intake import parse_delivery
+from watchkeeper.models import Service, ServiceCatalog
+
+CATALOG = ServiceCatalog(services=[
+    Service(name="checkout-api", aliases=["checkout"]), Service(name="cart-api"), Service(name="auth-api"),
+    Service(name="inventory-svc"), Service(name="storefront-bff", kind="frontend"),
+])
+
+
+@pytest.mark.parametrize("hint,expected", [
+    ("checkout-api", "checkout-api"),
+    ("checkout-api-prod-p99", "checkout-api"),
+    ("Checkout API (prod)", "checkout-api"),
+    ("service:checkout-api", "checkout-api"),
+    ("targetgroup/cart-tg/11f5afd5a24e9b3a", "cart-api"),
+    ("auth-cpu-utilization", "auth-api"),
+    ("ALARM: \"inventory-svc-error-rate-high\" in US East (N. Virginia)", "inventory-svc"),
+    ("payments-gateway", None),
+])
+def test_resolver_matches_names_tolerantly(hint, expected):
+    assert ServiceResolver(CATALOG).resolve_one(hint) == expected
+
+
+def test_category_per_alert_follows_the_formats_conventions(bundles):
+    seen = {}
+    for doc in bundles.values():
+        for a in doc["alerts"]:
+            alert = parse_delivery(a["source"], a["payload"], a["received_at"])[0]
+            seen[alert.title] = alert_category(alert)
+    assert seen["Suspicious traffic blocked by WAF on auth-api"] == "security"
+    assert seen["storefront-bff memory usage high"] == "resource"
+    assert seen["High p99 latency on storefront-bff"] == "performance"
+    assert seen["checkout-api-error-rate-high"] == "availability"
+    assert seen["cart-api-alb-unhealthy-hosts"] == "availability"
+    assert seen["RequestRateSpike"] == "performance"
+
+
+def test_incident_category_is_the_most_common_symptom():
+    assert incident_category(["resource", "resource", "performance"]) == "resource"
+    assert incident_category(["unknown"]) == "unknown"
+
+
+def test_severity_takes_the_highest_priority_and_the_storm_size():
+    assert severity(["P2", "P1"], 2) == "critical"
+    assert severity([None], 1) == "warning"
+    assert severity(["warning"], 6) == "high"
+    assert severity(["info"], 12) == "critical"
