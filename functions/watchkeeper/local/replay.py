@@ -31,6 +31,7 @@ class ReplayOptions:
     approve: Callable[[dict[str, Any]], ApprovalDecision] | None = None   # None: replay answers "approved (dry run)"
     on_state: Callable[[str, str], None] | None = None                    # (incident id, state name) as they run
     timeout_seconds: float = 90.0
+    template_account: str = "local"                                       # which cdk.json account to synthesize
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -48,13 +49,14 @@ class ReplaySession:
         self.bundle, self.root, self.options = bundle, root, options
         self.kube = KubernetesSimulator()
         self.aws: LocalAws | None = None
+        self.answered: set[str] = set()
 
     def __enter__(self) -> "ReplaySession":
         url = self.kube.start()
         env = {"DRY_RUN": "true" if self.options.dry_run else "false", "START_EXECUTIONS": "false",
                "SETTLE_SECONDS": "0", "WATCHKEEPER_KUBE_URL": url, "VERIFY_WAIT_SECONDS": "1",
                **self.options.extra_env}
-        self.aws = LocalAws(load_template("local"), env_overrides=env)
+        self.aws = LocalAws(load_template(self.options.template_account), env_overrides=env)
         self.aws.start()
         WorldLoader(self.aws).load(self.bundle, self.root, self.kube)
         if self.options.kill_switch:
@@ -132,6 +134,9 @@ class ReplaySession:
         seen[incident_id] = len(events)
 
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
+        if approval["request_id"] in self.answered:
+            return
+        self.answered.add(approval["request_id"])
         if self.options.approve is not None:
             self.options.approve(approval)      # decided through the approval API, which resumes the workflow
             return

@@ -1,0 +1,94 @@
+"""Redaction of secrets and personal data before evidence leaves the account.
+
+Applied to everything sent to a language model. The rules mask credentials (AWS keys,
+bearer tokens, JWTs, private keys, ``password=...``) and personal data (emails, phone
+numbers, card numbers, IPv4 addresses) with typed placeholders such as ``<EMAIL>``,
+and leave what a responder needs readable: service names, evidence ids, change ids,
+git SHAs, ARNs and metric names. Pure functions, no I/O.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["REDACTION_RULES", "redact", "redact_value"]
+
+_Sub = str | Callable[[re.Match[str]], str]
+
+_SECRET_KEYS = (r"passwords?|passwd|pwd|pass|secrets?|client[_-]?secret|api[_-]?keys?|apikey|x-api-key|"
+                r"access[_-]?keys?|secret[_-]?access[_-]?key|private[_-]?key|tokens?|access[_-]?token|"
+                r"refresh[_-]?token|session[_-]?token|auth[_-]?token|authorization|credentials?|"
+                r"aws_secret_access_key|aws_session_token")
+
+
+def _luhn_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if not 13 <= len(digits) <= 19:
+        return match.group(0)
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return "<CARD>" if total % 10 == 0 else match.group(0)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    """``password=hunter2`` -> ``password=<REDACTED>``; a quoted value keeps its quotes."""
+    key, sep, value = match.groups()
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{key}{sep}{quote}<REDACTED>{quote}"
+
+
+def _aws_secret(match: re.Match[str]) -> str:
+    """40 base64 characters with mixed case and a digit: not a (lower-case hex) git SHA."""
+    s = match.group(0)
+    if re.search(r"[A-Z]", s) and re.search(r"[a-z]", s) and re.search(r"[0-9/+]", s):
+        return "<AWS_SECRET>"
+    return s
+
+
+# (name, pattern, replacement). Order matters: the most specific rules run first.
+REDACTION_RULES: list[tuple[str, re.Pattern[str], _Sub]] = [
+    ("PRIVATE_KEY", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+                               re.S), "<PRIVATE_KEY>"),
+    ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<JWT>"),
+    ("BEARER", re.compile(r"\b(Bearer|Basic|Token)\s+(?!<)[A-Za-z0-9._~+/=-]{8,}", re.I), r"\1 <TOKEN>"),
+    ("URL_CREDENTIALS", re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s:/@]+:[^\s/@]+@", re.I), r"\1<CREDENTIALS>@"),
+    ("KEY_VALUE", re.compile(r"(?<![\w-])(" + _SECRET_KEYS + r")([\"']?\s*[=:]\s*)"
+                             r"(\"[^\"]*\"|'[^']*'|(?!<|(?:bearer|basic|token)\s)[^\s,;&\"'}\]]+)", re.I),
+     _mask_value),
+    ("AWS_ACCESS_KEY", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b"),
+     "<AWS_ACCESS_KEY>"),
+    ("API_TOKEN", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|"
+                             r"xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|"
+                             r"glpat-[A-Za-z0-9_-]{20,})"), "<TOKEN>"),
+    ("AWS_SECRET", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), _aws_secret),
+    ("EMAIL", re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+     "<EMAIL>"),
+    ("CARD", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), _luhn_card),
+    ("PHONE", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w])"
+                         r"|(?<![\w(])(?:\(\d{3}\)\s?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w])"), "<PHONE>"),
+    ("IPV4", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                        r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"), "<IP>"),
+]
+
+
+def redact(text: str) -> str:
+    """The text with every secret and piece of personal data replaced by a placeholder."""
+    for _, pattern, replacement in REDACTION_RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Redact every string inside a JSON-like value (dicts, lists, tuples); keys are kept."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v) for v in value]
+    return value

@@ -1,0 +1,45 @@
+"""The state-machine tier: the synthesized definition executed on moto, handlers in process."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from watchkeeper.local.replay import ReplayOptions, ReplaySession
+from watchkeeper.local.scenario import load_bundle
+
+from ..conftest import EXAMPLES
+
+pytestmark = pytest.mark.statemachine
+
+
+def send_decision(session: ReplaySession, approval: dict[str, Any], approved: bool, who: str = "oncall@example.com") -> None:
+    """Decide the way the approval API does: a signed link, the approvers list, single use, audit."""
+    from datetime import datetime
+
+    from watchkeeper.approvals import ApprovalService
+    from watchkeeper.composition import container
+    from watchkeeper.domain.approval_tokens import sign
+
+    c = container()
+    key = c.signing_key()
+    service = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), key, (who,))
+    token = sign(key, approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
+    service.decide(token, approved, who, "test", "" if approved else "not now")
+
+
+def open_session(bundle: str = "storefront-bff-bad-deploy", **options: Any) -> ReplaySession:
+    b, root = load_bundle(EXAMPLES / bundle)
+    return ReplaySession(b, root, ReplayOptions(**options))
+
+
+def run_incident(session: ReplaySession) -> tuple[str, dict[str, Any]]:
+    session.ingest()
+    (incident_id,) = session.start_incidents()
+    return incident_id, session.wait([incident_id])[incident_id]
+
+
+def states_entered(session: ReplaySession, incident_id: str) -> list[str]:
+    arn = f"{session.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{incident_id}"
+    events = session.aws.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
