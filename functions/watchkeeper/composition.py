@@ -40,7 +40,7 @@ class Container:
 
     def __init__(self, cfg: Settings, session: boto3.session.Session | None = None):
         self.cfg = cfg
-        self.session = session or boto3.session.Session()
+        self.session = session or default_session()
 
     def client(self, name: str) -> Any:
         return _client(self.session, name)
@@ -128,6 +128,21 @@ def _far_future():
 
 
 _CLIENTS: dict[tuple[int, str], Any] = {}
+_SESSION: boto3.session.Session | None = None
+
+
+def default_session() -> boto3.session.Session:
+    """One boto3 session per process: its loaders and endpoint data are read once."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
+def use_session(session: boto3.session.Session | None) -> None:
+    """Share a session (the local runtime's) with the composition root."""
+    global _SESSION
+    _SESSION = session
 
 
 def _client(session: boto3.session.Session, name: str) -> Any:

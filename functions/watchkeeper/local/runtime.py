@@ -161,7 +161,10 @@ class LocalAws:
         self._set_env(base_env)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
-        self.session = boto3.session.Session(region_name=self.region)
+        from .. import composition
+
+        composition.use_session(None)
+        self.session = composition.default_session()
         self._install_dispatcher()
         self._create_resources()
         self._set_env(self._shared_env())
