@@ -101,4 +101,6 @@ class LocalPythonBundler:
             SOURCE_DIR / PACKAGE, out / PACKAGE, dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
         )
+        # runbooks are data the functions load at start (watchkeeper.domain.runbooks.default_dir)
+        shutil.copytree(SOURCE_DIR.parent / "runbooks", out / "runbooks", dirs_exist_ok=True)
         return True

@@ -102,7 +102,11 @@ class Container:
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
-            refiner = BedrockAnalyzer(self.cfg.bedrock_model_id, self.client("bedrock-runtime"))
+            from botocore.config import Config
+            client = self.session.client("bedrock-runtime", config=Config(read_timeout=30, connect_timeout=5,
+                                                                          retries={"max_attempts": 2, "mode": "standard"}))
+            refiner = BedrockAnalyzer(self.cfg.bedrock_model_id, client,
+                                      known_services=tuple(s.name for s in self.catalog.services))
         runbooks = runbook_engine.load_runbooks(runbook_engine.default_dir() if not self.cfg.runbooks_dir
                                                 else __import__("pathlib").Path(self.cfg.runbooks_dir))
         return Steps(

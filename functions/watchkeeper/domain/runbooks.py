@@ -72,7 +72,8 @@ def default_dir() -> Path:
     env = os.environ.get("RUNBOOKS_DIR")
     if env:
         return Path(env)
-    for candidate in (Path(__file__).resolve().parents[3] / "runbooks", Path(__file__).resolve().parents[1] / "runbooks"):
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[3] / "runbooks", here.parents[2] / "runbooks"):  # the repo, then /var/task
         if candidate.is_dir():
             return candidate
     return Path("runbooks")
