@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# the shared log-parsing scorer imports drain3 under the system python3 (its baseline)
+	-$(PYTHON) -c "import drain3" 2>/dev/null || $(PYTHON) -m pip install -q --user drain3==0.9.11
 	@touch $(STAMP)
 
 setup: $(STAMP)
