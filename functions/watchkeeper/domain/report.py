@@ -28,8 +28,10 @@ def timeline(incident: Incident, evidence: Evidence | None, audit: list[AuditRec
             seen.add(a.fingerprint)
             events.append(TimelineEvent(a.received_at, "alert", f"{a.title} ({a.source})"))
     if evidence:
+        involved = {incident.service, *incident.suspects}
         for c in evidence.changes:
-            events.append(TimelineEvent(c.at, "change", f"{c.kind} {c.id}"))
+            if c.service in involved:
+                events.append(TimelineEvent(c.at, "change", f"{c.kind} {c.id}"))
         if evidence.onset:
             events.append(TimelineEvent(evidence.onset, "onset", "onset of the deviation"))
     for r in audit:
@@ -48,7 +50,7 @@ def timeline_svg(events: list[TimelineEvent], width: int = 900) -> str:
         return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
     # incident-time events and wall-clock actions may be far apart: give each its own segment
     segments = _segments(events)
-    lane_h, left, top = 46, 90, 30
+    lane_h, left, top = 56, 90, 40
     height = top + lane_h * len(_LANES) + 40
     seg_w = (width - left - 20) / len(segments)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
@@ -69,7 +71,7 @@ def timeline_svg(events: list[TimelineEvent], width: int = 900) -> str:
             y = top + lane_h * _LANES.index(e.lane) + lane_h / 2
             color = _COLORS[e.lane]
             parts.append(f'<circle cx="{x:.1f}" cy="{y}" r="5" fill="{color}"><title>{e.at:%H:%M:%S} {escape(e.label)}</title></circle>')
-            parts.append(f'<text x="{x + 7:.1f}" y="{y - 7 - (n % 2) * 9}" fill="{color}">{escape(e.label[:28])}</text>')
+            parts.append(f'<text x="{x + 7:.1f}" y="{y - 6 - (n % 3) * 10}" fill="{color}">{escape(e.label[:34])}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
