@@ -17,6 +17,8 @@ from .adapters.executors import (
     PlatformExecutors,
 )
 from .adapters.messaging import S3ReportStore, SnsApprovalNotifier, SnsPager, SsmSettings, StepFunctionsStarter
+from .adapters.slack import SlackNotifier
+from .approvals import ApprovalChannels
 from .domain import runbooks as runbook_engine
 from .domain.evidence import EvidenceGatherer
 from .domain.ingest import Ingestor
@@ -71,6 +73,34 @@ class Container:
         secret = self.client("secretsmanager").get_secret_value(SecretId=self.cfg.signing_secret_arn)["SecretString"]
         return secret.encode()
 
+    def webhook_secrets(self) -> dict[str, str]:
+        """The webhook secret document: per-source signing secrets ('slack', 'shared', ...) and
+        the Slack bot token ('slack_bot_token'), read once per container."""
+        if not hasattr(self, "_webhook_secrets"):
+            doc: dict[str, str] = {}
+            if self.cfg.webhook_secret_arn:
+                raw = self.client("secretsmanager").get_secret_value(SecretId=self.cfg.webhook_secret_arn)["SecretString"]
+                doc = {k: str(v) for k, v in json.loads(raw).items()} if raw.lstrip().startswith("{") else {"shared": raw}
+            self._webhook_secrets = doc
+        return self._webhook_secrets
+
+    def slack_signing_secret(self) -> str:
+        secrets = self.webhook_secrets()
+        return secrets.get("slack") or secrets.get("shared") or ""
+
+    def slack(self) -> SlackNotifier:
+        """Slack through slack_sdk's WebClient; with no bot token (locally) a notifier that only logs."""
+        token = self.webhook_secrets().get("slack_bot_token", "")
+        client = None
+        if token and self.cfg.slack_channel:
+            from slack_sdk import WebClient
+            client = WebClient(token=token, timeout=5)
+        return SlackNotifier(client, self.cfg.slack_channel)
+
+    def approval_channels(self) -> ApprovalChannels:
+        email = SnsApprovalNotifier(self.cfg.approval_topic_arn, self.client("sns")) if self.cfg.approval_topic_arn else None
+        return ApprovalChannels(email=email, slack=self.slack())
+
     def executor(self) -> PlatformExecutors:
         journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
 
@@ -114,7 +144,7 @@ class Container:
             pager=SnsPager(self.cfg.page_topic_arn, self.client("sns")),
             reports=S3ReportStore(self.cfg.report_bucket, self.client("s3")),
             alarms=CloudWatchAlarms(self.client("cloudwatch")), kill_switch=self.ssm, approvals=self.store(),
-            notifier=SnsApprovalNotifier(self.cfg.approval_topic_arn, self.client("sns")) if self.cfg.approval_topic_arn else None,
+            notifier=self.approval_channels(),
             refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key(),
             approval_url=self.cfg.approval_api_url, approval_timeout_seconds=self.cfg.approval_timeout_seconds,
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,

@@ -6,11 +6,13 @@ and the tests build `Steps` with the same ports (or fakes).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .approvals import ApprovalNotice, cited_evidence, preview_actions, thread_update
 from .domain import runbooks as runbook_engine
 from .domain.approval_tokens import sign
 from .domain.classify import incident_category, severity
@@ -95,25 +97,43 @@ class Steps:
 
     # --- Wait for approval ------------------------------------------------------------
     def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
-                         now: datetime | None = None) -> str:
+                         now: datetime | None = None, evidence: Evidence | None = None) -> str:
         now = now or datetime.now(timezone.utc)
         request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
         expires = now + timedelta(seconds=self.approval_timeout_seconds)
         writes = [a for a in plan.actions if a.is_write]
         summary = {"incident_id": incident.id, "service": incident.service, "title": incident.title,
+                   "severity": incident.severity, "category": incident.category,
                    "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
-                   "actions": [f"{a.type} on {a.target}" for a in writes]}
+                   "actions": [f"{a.type} on {a.target}" for a in writes],
+                   "evidence": cited_evidence(cause, evidence), "proposed": preview_actions(self.executor, writes)}
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
         token = sign(self.signing_key, request_id, expires)
         url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None
-        text = (f"{incident.title}\nRoot cause: {cause.kind} {cause.culprit or ''} (confidence {cause.confidence:.2f})\n"
-                f"{cause.summary}\nProposed: " + "; ".join(summary["actions"]))
+        thread_ts = None
         if self.notifier is not None:
-            self.notifier.request(incident, text, url)
+            thread_ts = self.notifier.request(incident, ApprovalNotice(request_id, summary, token, url, expires))
+        if thread_ts:
+            self.approvals.save_approval_thread(request_id, incident.id, thread_ts)
         self.audit.append(incident.id, "Wait for approval", "step",
                           f"approval requested for {', '.join(summary['actions'])}; expires {expires:%H:%M:%S} UTC",
-                          {"request_id": request_id})
+                          {"request_id": request_id, "slack_thread": thread_ts, "link_sent": bool(url)})
         return request_id
+
+    def update_thread(self, incident_id: str, text: str, close_pending: bool = False) -> None:
+        """Post a later update (action result, verification, report) to the approval's Slack
+        thread; with `close_pending`, a request nobody answered is closed as timed out."""
+        if self.notifier is None or self.approvals is None:
+            return
+        try:
+            request = self.approvals.latest_approval(incident_id)
+            if request is None:
+                return
+            if close_pending and request["status"] == "pending":
+                self.approvals.close_approval(request["request_id"], "timed_out")
+            self.notifier.update_thread(request.get("slack_ts"), text)
+        except Exception as exc:  # an update that cannot be posted must not fail the incident
+            logging.getLogger(__name__).warning("could not update the approval thread of %s: %s", incident_id, exc)
 
     # --- Execute actions --------------------------------------------------------------
     def execute(self, incident: Incident, plan: RemediationPlan, approval: ApprovalDecision | None) -> ExecutionResult:
@@ -221,7 +241,9 @@ class Steps:
         chart_uri = self.reports.put(f"reports/{incident.id}/timeline.svg", chart.encode(), "image/svg+xml")
         markdown = render_markdown(incident, evidence, cause, plan, outcome, trail, "timeline.svg")
         uri = self.reports.put(f"reports/{incident.id}/report.md", markdown.encode(), "text/markdown")
-        return ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+        ref = ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+        self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
+        return ref
 
 
 def metric_recovery(source: Any, incident: Incident, evidence: Evidence) -> list[tuple[str, bool, str]]:

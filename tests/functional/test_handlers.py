@@ -73,7 +73,9 @@ def test_the_whole_chain_of_handlers(world):
     state["approval"] = {"approved": True, "decided_by": "oncall@example.com"}
     state["execution"] = execute.handler(state, CTX)
     assert state["execution"]["status"] == "executed"
-    assert world.executor.calls == [("rollback_deployment", "eks/prod/shop/web", False)]
+    # the approval request previewed the rollback as a dry run; only the execute step wrote
+    assert world.executor.calls == [("rollback_deployment", "eks/prod/shop/web", True),
+                                    ("rollback_deployment", "eks/prod/shop/web", False)]
     state["verification"] = verify.handler(state, CTX)
     assert state["verification"]["status"] == "recovered"
     state["report"] = report.handler(state, CTX)

@@ -59,7 +59,8 @@ def test_reject_path_writes_nothing_and_reports_the_rejection():
         out = result["output"]
         assert result["status"] == "SUCCEEDED"
         assert "execution" not in out
-        assert not [e for e in session.kube.events if e["verb"] != "get"]
+        # the approval request's preview is a server-side dry run (dryRun=All): it persists nothing
+        assert not [e for e in session.kube.events if e["verb"] != "get" and not e.get("dry_run")]
         assert out["report"]["status"] == "escalated" and "lead@example.com" in out["report"]["summary"]
         assert "Execute actions" not in states_entered(session, incident_id)
 
@@ -74,7 +75,8 @@ def test_approval_timeout_escalates_and_the_audit_says_so():
         assert "Approval timed out" in states_entered(session, incident_id)
         assert out["escalation"]["reason"] == "the approval request timed out"
         assert any(r.kind == "escalation" and "timed out" in r.summary for r in audit_of(session, incident_id))
-        assert not [e for e in session.kube.events if e["verb"] != "get"]
+        # the approval request's preview is a server-side dry run (dryRun=All): it persists nothing
+        assert not [e for e in session.kube.events if e["verb"] != "get" and not e.get("dry_run")]
 
 
 def test_a_failing_step_is_caught_recorded_and_paged(monkeypatch):

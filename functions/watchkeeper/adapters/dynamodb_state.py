@@ -6,6 +6,7 @@ Items (pk / sk):
   SERVICE#<name> / OPEN                   the open incident a service's alerts go to
   QUARANTINE#<yyyy-mm-dd> / <at>#<hash>   a payload that could not be parsed, with its reason
   APPROVAL#<request id> / META            a pending approval and its task token
+  INCIDENT#<id> / APPROVAL                the incident's latest approval request (and its Slack thread)
 """
 from __future__ import annotations
 
@@ -132,6 +133,8 @@ class DynamoDBIncidentStore:
         self._put({"pk": _s(f"APPROVAL#{request_id}"), "sk": _s("META"), "incident_id": _s(incident_id),
                    "task_token": _s(task_token), "expires_at_iso": _s(expires_at.isoformat()),
                    "status": _s("pending"), "doc": _s(json.dumps(summary, default=str)), **self._expiry()})
+        self._put({"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("APPROVAL"), "request_id": _s(request_id),
+                   **self._expiry()})
 
     def pending_approvals(self) -> list[dict[str, Any]]:
         out = []
@@ -146,23 +149,57 @@ class DynamoDBIncidentStore:
         item = self._get(f"APPROVAL#{request_id}", "META")
         if item is None:
             return None
-        return {"request_id": request_id, "incident_id": item["incident_id"]["S"], "task_token": item["task_token"]["S"],
-                "expires_at": item["expires_at_iso"]["S"], "status": item["status"]["S"],
-                "summary": json.loads(item["doc"]["S"])}
+        out = {"request_id": request_id, "incident_id": item["incident_id"]["S"], "task_token": item["task_token"]["S"],
+               "expires_at": item["expires_at_iso"]["S"], "status": item["status"]["S"],
+               "summary": json.loads(item["doc"]["S"])}
+        for key in ("decided_by", "decided_at", "channel", "source_ip", "slack_ts"):
+            if key in item:
+                out[key] = item[key]["S"]
+        return out
 
-    def decide_approval(self, request_id: str, status: str) -> bool:
-        """Mark a pending approval decided; False when it was already decided (single use)."""
+    def decide_approval(self, request_id: str, status: str, **details: str | None) -> bool:
+        """Mark a pending approval decided (who, when, channel, source IP); False when it
+        was already decided (single use)."""
+        names, values, sets = {"#s": "status"}, {":new": _s(status), ":pending": _s("pending")}, ["#s = :new"]
+        for i, (key, value) in enumerate(sorted((k, v) for k, v in details.items() if v)):
+            names[f"#d{i}"], values[f":d{i}"] = key, _s(str(value))
+            sets.append(f"#d{i} = :d{i}")
         try:
             self._ddb.update_item(
                 TableName=self._table, Key={"pk": _s(f"APPROVAL#{request_id}"), "sk": _s("META")},
-                UpdateExpression="SET #s = :new", ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":new": _s(status), ":pending": _s("pending")})
+                UpdateExpression="SET " + ", ".join(sets), ConditionExpression="#s = :pending",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise translate(exc, "decide approval") from exc
         return True
+
+    def close_approval(self, request_id: str, status: str) -> None:
+        """Record how a request ended when no decision resumed the workflow (timed out, stopped)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table, Key={"pk": _s(f"APPROVAL#{request_id}"), "sk": _s("META")},
+                UpdateExpression="SET #s = :new", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":new": _s(status)})
+        except ClientError as exc:
+            raise translate(exc, "close approval") from exc
+
+    def save_approval_thread(self, request_id: str, incident_id: str, slack_ts: str) -> None:
+        """The Slack thread of an approval request, so later steps post their updates to it."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table, Key={"pk": _s(f"APPROVAL#{request_id}"), "sk": _s("META")},
+                UpdateExpression="SET slack_ts = :ts", ExpressionAttributeValues={":ts": _s(slack_ts)})
+        except ClientError as exc:
+            raise translate(exc, "save approval thread") from exc
+        self._put({"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("APPROVAL"), "request_id": _s(request_id),
+                   "slack_ts": _s(slack_ts), **self._expiry()})
+
+    def latest_approval(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident's most recent approval request (with its Slack thread), if any."""
+        ptr = self._get(f"INCIDENT#{incident_id}", "APPROVAL")
+        return self.get_approval(ptr["request_id"]["S"]) if ptr else None
 
     # --- helpers -------------------------------------------------------------------------
     def _expiry(self) -> dict[str, dict[str, str]]:

@@ -17,6 +17,10 @@ class InvalidToken(ValueError):
     """Forged, tampered or expired: the reason is safe to show on the page."""
 
 
+class ExpiredToken(InvalidToken):
+    """Genuine, but too late."""
+
+
 @dataclass(frozen=True)
 class ApprovalToken:
     request_id: str
@@ -41,5 +45,25 @@ def verify(key: bytes, token: str, now: datetime | None = None) -> ApprovalToken
         raise InvalidToken("this approval link is not genuine (signature mismatch)")
     expires = datetime.fromtimestamp(int(parts[1]), tz=timezone.utc)
     if (now or datetime.now(timezone.utc)) >= expires:
-        raise InvalidToken(f"this approval link expired at {expires:%Y-%m-%d %H:%M} UTC")
+        raise ExpiredToken(f"this approval link expired at {expires:%Y-%m-%d %H:%M} UTC")
     return ApprovalToken(request_id=parts[0], expires_at=expires)
+
+
+def confirmation_nonce(key: bytes, request_id: str, issued_at: datetime) -> str:
+    """A nonce the approval page embeds in its form: a POST without a page view fails.
+
+    Bound to the request and the moment the page was shown, and signed under its own
+    prefix so it can never pass for a link signature.
+    """
+    issued = str(int(issued_at.timestamp()))
+    return f"{issued}.{_sig(key, f'confirm:{request_id}:{issued}')}"
+
+
+def check_confirmation(key: bytes, request_id: str, nonce: str, max_age_seconds: int,
+                       now: datetime | None = None) -> None:
+    issued, _, sig = (nonce or "").partition(".")
+    if not issued.isdigit() or not hmac.compare_digest(_sig(key, f"confirm:{request_id}:{issued}"), sig):
+        raise InvalidToken("this decision did not come from the approval page: open the link and use its buttons")
+    age = (now or datetime.now(timezone.utc)).timestamp() - int(issued)
+    if age > max_age_seconds or age < -60:
+        raise ExpiredToken("the approval page was open too long: reload it and decide again")

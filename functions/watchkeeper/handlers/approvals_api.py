@@ -1,14 +1,17 @@
-"""The approval API: GET shows the approval page (never decides), POST approves or rejects."""
+"""The approval API: GET shows the approval page (never decides), POST approves or rejects,
+and Slack's Approve / Reject buttons arrive signed at /slack/actions."""
 from __future__ import annotations
 
-import html
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
-from ..approvals import ApprovalRefused, ApprovalService
+from ..adapters.slack import APPROVE, SlackRequestRefused, parse_action, verify_request
+from ..approvals import ApprovalRefused, ApprovalService, already_decided
 from ..composition import container
+from ..domain.approval_page import SECURITY_HEADERS, notice_page, request_page
 from ._runtime import logger, tracer
 
 app = APIGatewayHttpResolver()
@@ -17,51 +20,66 @@ app = APIGatewayHttpResolver()
 def service() -> ApprovalService:
     c = container()
     if not hasattr(c, "_approvals"):
-        c._approvals = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), c.signing_key(), c.cfg.approvers)
+        c._approvals = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), c.signing_key(),
+                                       c.cfg.approvers, c.approval_channels())
     return c._approvals
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
-    doc = (f"<!doctype html><html><head><meta name='viewport' content='width=device-width, initial-scale=1'>"
-           f"<title>{html.escape(title)}</title><style>body{{font-family:system-ui;max-width:40em;margin:1em auto;"
-           f"padding:0 1em}}button{{font-size:1.1em;padding:.6em 1.2em;margin:.3em}}</style></head>"
-           f"<body><h1>{html.escape(title)}</h1>{body}</body></html>")
-    return Response(status_code=status, content_type=content_types.TEXT_HTML, body=doc)
+def _html(body: str, status: int = 200) -> Response:
+    return Response(status_code=status, content_type=content_types.TEXT_HTML, body=body, headers=dict(SECURITY_HEADERS))
+
+
+def _source_ip() -> str:
+    return app.current_event.request_context.http.source_ip
 
 
 @app.get("/approvals/<token>")
 def show(token: str) -> Response:
     try:
-        req = service().pending(token)
+        request, nonce = service().view(token, _source_ip())
     except ApprovalRefused as exc:
-        return _page("Approval link not valid", f"<p>{html.escape(str(exc))}</p>", 403)
-    s = req["summary"]
-    rc = s.get("root_cause", {})
-    actions = "".join(f"<li><code>{html.escape(a)}</code></li>" for a in s.get("actions", []))
-    if req["status"] != "pending":
-        return _page("Already decided", f"<p>This request was {html.escape(req['status'])}.</p>", 409)
-    form = (f"<form method='post'><label>Your email <input name='who' required></label><br>"
-            f"<button name='decision' value='approve'>Approve</button>"
-            f"<button name='decision' value='reject'>Reject</button></form>")
-    return _page(f"Approve remediation for {s.get('service')}",
-                 f"<p><b>{html.escape(s.get('title', ''))}</b></p><p>Root cause: <b>{html.escape(str(rc.get('kind')))}</b> "
-                 f"{html.escape(str(rc.get('culprit') or ''))} (confidence {rc.get('confidence')})</p>"
-                 f"<p>{html.escape(rc.get('summary', ''))}</p><p>Proposed actions:</p><ul>{actions}</ul>{form}")
+        return _html(notice_page(exc.title, str(exc)), exc.status)
+    if request["status"] != "pending":
+        return _html(notice_page("Already decided", already_decided(request)), 409)
+    return _html(request_page(request, nonce))
 
 
 @app.post("/approvals/<token>")
 def decide(token: str) -> Response:
-    event = app.current_event
-    fields = {k: v[0] for k, v in parse_qs(event.decoded_body or "").items()}
-    approved = fields.get("decision") == "approve"
-    who = fields.get("who", "").strip()
+    fields = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
+    if fields.get("decision") not in ("approve", "reject"):
+        return _html(notice_page("Nothing changed", "choose Approve or Reject on the approval page"), 400)
+    approved = fields["decision"] == "approve"
     try:
-        decision = service().decide(token, approved, who, "web", fields.get("reason", ""),
-                                    event.request_context.http.source_ip)
+        decision = service().decide(token, approved, fields.get("who", ""), "web", fields.get("reason", "")[:500],
+                                    _source_ip(), nonce=fields.get("nonce", ""))
     except ApprovalRefused as exc:
-        return _page("Nothing changed", f"<p>{html.escape(str(exc))}</p>", 409)
+        return _html(notice_page(exc.title, str(exc)), exc.status)
     verb = "approved" if decision.approved else "rejected"
-    return _page(f"Remediation {verb}", f"<p>Recorded: {verb} by {html.escape(who)}. Watchkeeper resumes now.</p>")
+    return _html(notice_page(f"Remediation {verb}", f"Recorded: {verb} by {decision.decided_by}. "
+                             + ("Watchkeeper resumes now." if decision.approved else "Nothing will be changed; "
+                                "on-call keeps the incident."), ok=True))
+
+
+@app.post("/slack/actions")
+def slack_action() -> Response:
+    event = app.current_event
+    body = event.decoded_body or ""
+    try:
+        verify_request(container().slack_signing_secret(), body, event.headers)
+        action = parse_action(body)
+    except SlackRequestRefused as exc:
+        logger.warning("slack request refused", reason=str(exc), source_ip=_source_ip())
+        return Response(status_code=401, content_type=content_types.APPLICATION_JSON,
+                        body=json.dumps({"ok": False, "error": str(exc)}))
+    try:
+        decision = service().decide(action.token, action.action == APPROVE, action.user_id, "slack",
+                                    source_ip=_source_ip())
+        text, ok = f"{'Approved' if decision.approved else 'Rejected'} by <@{action.user_id}>.", True
+    except ApprovalRefused as exc:       # Slack wants a 200; the person who clicked sees why
+        text, ok = f"Nothing changed: {exc}", False
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps({"ok": ok, "response_type": "ephemeral", "replace_original": False, "text": text}))
 
 
 @logger.inject_lambda_context
