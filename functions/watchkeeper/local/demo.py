@@ -3,25 +3,23 @@
 The bad-deploy example travels from its alerts to the post-incident report: the state
 machine synthesized by the CDK app runs on moto, the real handlers run in process, and the
 rollback happens on a simulated EKS cluster through the official Kubernetes client. The
-approval goes through the real approval API handler.
+approval goes through the approval page, served on localhost by the real approval API handler.
 """
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.prompt import Confirm
 
-from ..domain.approval_tokens import sign
 from ..models import ApprovalDecision
+from .approval_server import submit_decision
 from .console import audit_table, evidence_table
 from .replay import ReplayOptions, ReplaySession
 from .scenario import load_bundle
@@ -51,19 +49,21 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
             f"(confidence {rc['confidence']:.2f})\n{rc['summary']}\n\nproposed: [yellow]"
             + "; ".join(s["actions"]) + "[/yellow]", title="Approval requested", border_style="yellow"))
         session = session_box["s"]
-        evidence = session.aws.client("stepfunctions")  # noqa: F841 (keeps the emulator warm)
+        link = session.approval_link(approval)
+        console.print(f"  the approval page (served on localhost by the approvals handler): [link={link}]{link}[/link]")
         if auto_approve:
             approved, note = True, "approved with --yes"
         elif sys.stdin.isatty():
+            console.print("  open it in a browser to decide there, or answer here:")
             approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
         else:
             approved, note = True, "no terminal to ask at: approving automatically"
         console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); "
-                      "the decision goes through the approval API")
-        return _decide_through_api(session, approval, approved)
+                      "the decision is posted to the local approval page, as a browser would")
+        return _decide_through_page(link, approved)
 
     options = ReplayOptions(dry_run=False, approve=approve, on_state=on_state, timeout_seconds=120,
-                            extra_env={"VERIFY_WAIT_SECONDS": "1"})
+                            extra_env={"VERIFY_WAIT_SECONDS": "1"}, approval_server=True)
     with ReplaySession(bundle, root, options) as session:
         session_box["s"] = session
         _recover_on_rollback(session, bundle)
@@ -80,29 +80,16 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
     return 0 if ok else 1
 
 
-def _decide_through_api(session: ReplaySession, approval: dict[str, Any], approved: bool) -> ApprovalDecision:
-    """POST the decision to the approval API handler, as a browser would, with a signed link."""
+def _decide_through_page(link: str, approved: bool) -> ApprovalDecision | None:
+    """Open the approval page and press its button: GET the page, POST the form with its nonce."""
     from ..composition import container
-    from datetime import datetime
 
-    aws = session.aws
-    key = container().signing_key()
-    token = sign(key, approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
-    who = (container().cfg.approvers or ("oncall@example.com",))[0]
-    event = {"version": "2.0", "routeKey": "POST /approvals/{token}", "rawPath": f"/approvals/{token}",
-             "rawQueryString": "", "headers": {"content-type": "application/x-www-form-urlencoded"},
-             "requestContext": {"http": {"method": "POST", "path": f"/approvals/{token}", "sourceIp": "127.0.0.1",
-                                         "protocol": "HTTP/1.1", "userAgent": "watchkeeper-demo"},
-                                "routeKey": "POST /approvals/{token}", "stage": "$default", "requestId": "demo",
-                                "accountId": aws.account, "apiId": "local", "domainName": "localhost",
-                                "time": "", "timeEpoch": 0},
-             "pathParameters": {"token": token}, "isBase64Encoded": False,
-             "body": urlencode({"decision": "approve" if approved else "reject", "who": who})}
-    fn = aws.function_for("handlers.approvals_api.handler")
-    resp = aws.client("lambda").invoke(FunctionName=fn, Payload=json.dumps(event))
-    out = json.loads(resp["Payload"].read())
-    if resp.get("FunctionError") or out.get("statusCode") != 200:
-        raise RuntimeError(f"the approval API refused the decision: {out}")
+    who = next((a for a in container().cfg.approvers if "@" in a), "oncall@example.com")
+    status, page = submit_decision(link, approved, who)
+    if status == 409 and "already decided" in page:     # decided in the browser meanwhile: that decision stands
+        return None
+    if status != 200:
+        raise RuntimeError(f"the approval page refused the decision ({status}): {page[-300:]}")
     # the handler already resumed the workflow; tell the replay loop not to answer again
     return ApprovalDecision(approved=approved, decided_by=who, channel="web", reason="already sent")
 

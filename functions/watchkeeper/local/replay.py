@@ -16,6 +16,7 @@ from ..adapters.dynamodb_audit import DynamoDBAuditLog
 from ..adapters.dynamodb_state import DynamoDBIncidentStore
 from ..adapters.messaging import StepFunctionsStarter
 from ..models import ApprovalDecision
+from .approval_server import ApprovalServer, approval_link
 from .k8s_sim import KubernetesSimulator
 from .runtime import LocalAws
 from .scenario import Bundle, WorldLoader, load_bundle
@@ -33,6 +34,7 @@ class ReplayOptions:
     timeout_seconds: float = 90.0
     template_account: str = "local"                                       # which cdk.json account to synthesize
     extra_env: dict[str, str] = field(default_factory=dict)
+    approval_server: bool = False                                         # serve the approval page on localhost
 
 
 def replay(directory: str | Path, options: ReplayOptions | None = None) -> dict[str, Any]:
@@ -50,14 +52,20 @@ class ReplaySession:
         self.kube = KubernetesSimulator()
         self.aws: LocalAws | None = None
         self.answered: set[str] = set()
+        self.approval_server: ApprovalServer | None = None
 
     def __enter__(self) -> "ReplaySession":
         url = self.kube.start()
         env = {"DRY_RUN": "true" if self.options.dry_run else "false", "START_EXECUTIONS": "false",
                "SETTLE_SECONDS": "0", "WATCHKEEPER_KUBE_URL": url, "VERIFY_WAIT_SECONDS": "1",
                **self.options.extra_env}
+        if self.options.approval_server:       # its URL must be in the functions' environment before start
+            self.approval_server = ApprovalServer()
+            env["APPROVAL_API_URL"] = self.approval_server.start()
         self.aws = LocalAws(load_template(self.options.template_account), env_overrides=env)
         self.aws.start()
+        if self.approval_server is not None:
+            self.approval_server.bind(self.aws)
         WorldLoader(self.aws).load(self.bundle, self.root, self.kube)
         if self.options.kill_switch:
             self.aws.client("ssm").put_parameter(Name=self.aws.env("KILL_SWITCH_PARAMETER"), Value="on",
@@ -65,9 +73,16 @@ class ReplaySession:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self.approval_server is not None:
+            self.approval_server.stop()
         if self.aws is not None:
             self.aws.stop()
         self.kube.stop()
+
+    def approval_link(self, approval: dict[str, Any]) -> str:
+        """The approval request's link on the local approval server."""
+        assert self.approval_server is not None, "start the session with ReplayOptions(approval_server=True)"
+        return approval_link(self.approval_server.url, approval)
 
     # --- the run -------------------------------------------------------------------------
     def ingest(self) -> dict[str, Any]:
