@@ -20,6 +20,9 @@ audit_app = typer.Typer(help="Read and verify an incident's audit trail.", invok
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(logs_app, name="logs")
 app.add_typer(audit_app, name="audit")
+killswitch_app = typer.Typer(help="Stop (or allow) every write at once: an SSM parameter, or the local switch.",
+                             no_args_is_help=True)
+app.add_typer(killswitch_app, name="killswitch")
 err = Console(stderr=True)
 
 LOCAL_STATE = Path(os.environ.get("WATCHKEEPER_HOME", ".watchkeeper"))
@@ -122,29 +125,105 @@ def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="o
 
 
 @runbooks_app.command("validate")
-def runbooks_validate(directory: Optional[Path] = typer.Argument(None)) -> None:
+def runbooks_validate(directory: Optional[Path] = typer.Argument(None),
+                      guardrails: Optional[Path] = typer.Option(None, help="also validate a guardrails JSON/YAML "
+                                                                           "document (the cdk.json `guardrails` block)")) -> None:
     """Validate every runbook; errors name the file, line and field."""
     from .domain.runbooks import RunbookError, default_dir, load_runbooks
 
     try:
         books = load_runbooks(directory or default_dir())
     except RunbookError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+    if guardrails is not None:
+        import yaml
+        from .domain.guardrails import GuardrailConfig
+        try:
+            config = GuardrailConfig.parse(yaml.safe_load(guardrails.read_text()) or {})
+        except ValueError as exc:
+            err.print(f"[red]{guardrails}: {exc}[/red]", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        unknown = {n for p in [config.defaults] for n in p.runbook_autonomy} - {b.name for b in books}
+        unknown |= {n for svc in config.services.values() for n in (svc.get("runbook_autonomy") or {})} - {b.name for b in books}
+        if unknown:
+            err.print(f"[red]{guardrails}: runbook_autonomy names unknown runbooks: {sorted(unknown)}[/red]")
+            raise typer.Exit(1)
     Console().print(f"[green]{len(books)} runbooks valid[/green]")
 
 
 @runbooks_app.command("list")
-def runbooks_list(directory: Optional[Path] = typer.Argument(None)) -> None:
-    """List runbooks with what triggers them and what they do."""
+def runbooks_list(directory: Optional[Path] = typer.Argument(None),
+                  as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout")) -> None:
+    """List runbooks with what triggers them, what they do, their approval and verification."""
     from .domain.runbooks import default_dir, load_runbooks
 
-    table = Table("runbook", "triggered by", "steps", "approval")
-    for b in load_runbooks(directory or default_dir()):
-        table.add_row(b.name, ", ".join(b.trigger.root_causes + b.trigger.categories) or "-",
-                      " -> ".join(s.action for s in b.steps),
-                      ", ".join(sorted({s.approval for s in b.steps})))
-    Console().print(table)
+    books = load_runbooks(directory or default_dir())
+    if as_json:
+        sys.stdout.write(json.dumps([b.model_dump(mode="json") for b in books]) + "\n")
+        return
+    table = Table("runbook", "triggered by", "steps", "decisions", "approval", "verify")
+    for b in books:
+        t = b.trigger
+        trigger = ", ".join([*t.root_causes, *t.categories, *t.platforms, *t.service_kinds,
+                             *(f"/{p}/" for p in t.error_patterns)]) or "-"
+        steps = " -> ".join(s.action + (" (revertible)" if s.revert_mode == "restore_before" else "") for s in b.steps)
+        decisions = "; ".join(f"{d.name}: " + " -> ".join(s.action for s in d.steps) for d in b.decisions) or "-"
+        approval = b.approval.default + (", autonomous" if b.approval.autonomous else "")
+        verify = "-" if b.verify.alarms == "none" and not b.verify.metrics else \
+            f"{b.verify.within_minutes} min, then {b.verify.on_failure.replace('_', ' ')}"
+        table.add_row(b.name, trigger, steps, decisions, approval, verify)
+    Console(width=200).print(table)
+
+
+@killswitch_app.command("on")
+def killswitch_on(parameter: Optional[str] = typer.Option(None, help="the SSM parameter (default: "
+                                                                     "$KILL_SWITCH_PARAMETER, else the local switch)")) -> None:
+    """Stop every write at once: executions still diagnose and page, but nothing is changed."""
+    where = _set_kill_switch(True, parameter)
+    Console().print(f"[bold red]kill switch ON[/bold red] ({where}): every write is blocked")
+
+
+@killswitch_app.command("off")
+def killswitch_off(parameter: Optional[str] = typer.Option(None, help="the SSM parameter (default: "
+                                                                      "$KILL_SWITCH_PARAMETER, else the local switch)")) -> None:
+    """Let writes through the guardrails again."""
+    where = _set_kill_switch(False, parameter)
+    Console().print(f"[green]kill switch off[/green] ({where})")
+
+
+@killswitch_app.command("status")
+def killswitch_status(parameter: Optional[str] = typer.Option(None)) -> None:
+    """Print whether the kill switch is on (exit status 0 either way)."""
+    name = parameter or os.environ.get("KILL_SWITCH_PARAMETER")
+    if name:
+        from .adapters.messaging import SsmSettings
+        on = SsmSettings(None, name, _ssm_client()).kill_switch_on()
+        where = f"SSM parameter {name}"
+    else:
+        on, where = _local_kill_switch(), f"local switch {LOCAL_STATE / 'kill-switch'}"
+    Console().print(f"kill switch {'[bold red]ON[/bold red]' if on else '[green]off[/green]'} ({where})")
+
+
+def _ssm_client():
+    from .composition import default_session
+    return default_session().client("ssm")
+
+
+def _set_kill_switch(on: bool, parameter: Optional[str]) -> str:
+    name = parameter or os.environ.get("KILL_SWITCH_PARAMETER")
+    if name:
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            _ssm_client().put_parameter(Name=name, Value="on" if on else "off", Type="String", Overwrite=True)
+        except (ClientError, BotoCoreError) as exc:
+            err.print(f"[red]could not set {name}: {exc}[/red]")
+            raise typer.Exit(1)
+        return f"SSM parameter {name}"
+    path = LOCAL_STATE / "kill-switch"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("on\n" if on else "off\n")
+    return f"local switch {path}; `replay` reads it"
 
 
 def _local_kill_switch() -> bool:

@@ -9,8 +9,10 @@ import boto3
 import yaml
 
 from .adapters.changes import ChangeJournal
+from .adapters.cluster_state import KubernetesClusterState
 from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
 from .adapters.dynamodb_audit import DynamoDBAuditLog
+from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
 from .adapters.dynamodb_state import DynamoDBIncidentStore
 from .adapters.executors import (
     AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
@@ -21,6 +23,7 @@ from .adapters.slack import SlackNotifier
 from .approvals import ApprovalChannels
 from .domain import runbooks as runbook_engine
 from .domain.evidence import EvidenceGatherer
+from .domain.guardrails import GuardrailConfig
 from .domain.ingest import Ingestor
 from .models import ServiceCatalog
 from .settings import Settings, settings as env_settings
@@ -67,6 +70,13 @@ class Container:
         return Ingestor(self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
                         self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
 
+    def guardrails(self) -> GuardrailConfig:
+        """The account's guardrail policy: GUARDRAILS (env JSON), else GUARDRAILS_PARAMETER (SSM), else defaults."""
+        document = self.cfg.guardrails
+        if not document and self.cfg.guardrails_parameter:
+            document = self.client("ssm").get_parameter(Name=self.cfg.guardrails_parameter)["Parameter"]["Value"]
+        return GuardrailConfig.parse(document or None)
+
     def signing_key(self) -> bytes:
         if not self.cfg.signing_secret_arn:
             return b"local-development-signing-key"
@@ -110,25 +120,26 @@ class Container:
                     return c
             return None
 
-        def kubernetes_for(cluster: str):
-            from .adapters.kubernetes_actions import KubernetesActions
-            if self.cfg.kube_api_url:
-                from kubernetes import client as k8s
-                conf = k8s.Configuration(host=self.cfg.kube_api_url)
-                conf.api_key = {"authorization": "Bearer local-simulator"}
-                return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
-            return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
-
         return PlatformExecutors(
-            {"eks": KubernetesExecutor(kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
+            {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
             config=ConfigExecutor(lookup, ssm=self.client("ssm")), disk=DiskCleanupExecutor(self.client("ssm")))
+
+    def kubernetes_for(self, cluster: str):
+        from .adapters.kubernetes_actions import KubernetesActions
+        if self.cfg.kube_api_url:
+            from kubernetes import client as k8s
+            conf = k8s.Configuration(host=self.cfg.kube_api_url)
+            conf.api_key = {"authorization": "Bearer local-simulator"}
+            return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
+        return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
 
     def steps(self) -> Steps:
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
         gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs")), metrics,
-                                    ChangeJournal(self.cfg.state_table, dynamodb))
+                                    ChangeJournal(self.cfg.state_table, dynamodb),
+                                    cluster=KubernetesClusterState(self.kubernetes_for))
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
@@ -148,6 +159,8 @@ class Container:
             refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key(),
             approval_url=self.cfg.approval_api_url, approval_timeout_seconds=self.cfg.approval_timeout_seconds,
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
+            guardrails=self.guardrails(),
+            rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
         )
 
 

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     verify_max_attempts: int = 10
     kube_api_url: str = ""          # local only: the Kubernetes API simulator
     runbooks_dir: str = ""
+    guardrails: str = ""            # GUARDRAILS: the account's guardrail policy as JSON (cdk.json `guardrails`)
+    guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
 
     @field_validator("approvers", mode="before")
     @classmethod

@@ -18,10 +18,10 @@ from .domain.approval_tokens import sign
 from .domain.classify import incident_category, severity
 from .domain.diagnose import DeterministicAnalyzer
 from .domain.evidence import EvidenceGatherer
-from .domain.guardrails import GuardrailContext, GuardrailPolicy, check
+from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, Verdict, check
 from .domain.report import render_markdown, timeline, timeline_svg
 from .models import (
-    ActionResult, ApprovalDecision, Escalation, Evidence, ExecutionResult, Incident, RemediationPlan, ReportRef,
+    Action, ActionResult, ApprovalDecision, Escalation, Evidence, ExecutionResult, Incident, RemediationPlan, ReportRef,
     RootCause, ServiceCatalog, Verification,
 )
 from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, Pager, ReportStore
@@ -50,6 +50,15 @@ class Steps:
     approval_timeout_seconds: int = 900
     verify_wait_seconds: int = 60
     verify_max_attempts: int = 10
+    guardrails: GuardrailConfig | None = None   # the account's policy with per-service overrides (else `policy`)
+    rate_limits: Any = None                     # RateLimits (DynamoDB on the state table); None: per-execution only
+    clock: Any = None                           # () -> aware datetime; tests pin it
+
+    def policy_for(self, service: str) -> GuardrailPolicy:
+        return self.guardrails.for_service(service) if self.guardrails is not None else self.policy
+
+    def _now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now(timezone.utc)
 
     # --- Classify alert ---------------------------------------------------------------
     def classify(self, incident_id: str) -> Incident:
@@ -86,13 +95,19 @@ class Steps:
         return cause
 
     # --- Plan remediation -------------------------------------------------------------
-    def plan(self, incident: Incident, cause: RootCause) -> RemediationPlan:
+    def plan(self, incident: Incident, cause: RootCause, evidence: Evidence | None = None) -> RemediationPlan:
         service = self.catalog.get(incident.service)
-        book = runbook_engine.select(self.runbooks, cause, incident, service)
-        plan = runbook_engine.plan(book, cause, incident, service, dry_run=self.dry_run)
+        policy = self.policy_for(incident.service)
+        facts = runbook_engine.facts_of(cause, incident, evidence)
+        book = runbook_engine.select(self.runbooks, cause, incident, service, facts)
+        plan = runbook_engine.plan(book, cause, incident, service, dry_run=self.dry_run, policy=policy, facts=facts)
         self.audit.append(incident.id, "Plan remediation", "step",
-                          f"runbook {plan.runbook or 'none'}: " + ", ".join(a.type for a in plan.actions)
-                          + f" -> {plan.decision}")
+                          f"runbook {plan.runbook or 'none'}"
+                          + (f" (decision {plan.decided_by})" if plan.decided_by else "") + ": "
+                          + ", ".join(a.type for a in plan.actions)
+                          + f" -> {plan.decision} (autonomy {plan.autonomy}{', dry run' if plan.dry_run else ''})",
+                          {"facts": {"recent_deploy": facts.recent_deploy, "error_spike": facts.error_spike,
+                                     "culprit_is_deploy": facts.culprit_is_deploy}})
         return plan
 
     # --- Wait for approval ------------------------------------------------------------
@@ -137,42 +152,105 @@ class Steps:
 
     # --- Execute actions --------------------------------------------------------------
     def execute(self, incident: Incident, plan: RemediationPlan, approval: ApprovalDecision | None) -> ExecutionResult:
+        """Every write through the kill switch, the approval, the guardrails and the shared limits, in that
+        order; a refused write is audited with the guardrail's name and stops the writes after it."""
+        policy = self.policy_for(incident.service)
+        dry_run = self.dry_run or plan.dry_run or policy.dry_run
+        approved = bool(approval and approval.approved)
         results: list[ActionResult] = []
-        kill = self.kill_switch.kill_switch_on()
-        dry_run = self.dry_run or plan.dry_run
+        stopped: str | None = None            # why the writes after a refusal or failure do not run
         restarts = 0
+        lock_held = False
+        lock_ttl = int(plan.verify.get("within_minutes", 10)) * 60 + 900
+
+        def refuse(action: Action, verdict: Verdict) -> None:
+            self.audit.append(incident.id, "Execute actions", "decision",
+                              f"{action.type} on {action.target} refused by {verdict.guardrail}: {verdict.reason}",
+                              {"guardrail": verdict.guardrail, "reason": verdict.reason, "action": action.id})
+            results.append(_result(action, "blocked", blocked_by=verdict.guardrail, error=verdict.reason))
+
         for action in plan.actions:
             if action.type == "page_human":
                 continue
-            if action.is_write and action.requires_approval and not (approval and approval.approved):
-                results.append(ActionResult(action_id=action.id, type=action.type, target=action.target, status="blocked",
-                                            blocked_by="approval", error="not approved"))
+            if not action.is_write:               # reads (capture diagnostics) run unless the writes stopped
+                if stopped:
+                    results.append(_result(action, "skipped", error=f"not run: {stopped}"))
+                    continue
+                result = self.executor.execute(action, dry_run=dry_run)
+                results.append(result)
+                self.audit.append(incident.id, "Execute actions", "step", f"{action.type} on {action.target}: "
+                                  f"{result.status}" + (f" ({result.error})" if result.error else ""),
+                                  {"api_call": result.api_call})
                 continue
-            verdict = check(action, self.policy, GuardrailContext(now=datetime.now(timezone.utc), kill_switch=kill,
-                                                                  restarts_last_hour=restarts))
+            now = self._now()
+            if self.kill_switch.kill_switch_on():     # re-read before every write: it stops them at once
+                refuse(action, Verdict(False, "kill_switch", "the kill switch is on: every write is stopped"))
+                stopped = stopped or "the kill switch is on"
+                continue
+            if stopped:
+                results.append(_result(action, "skipped", error=f"not run: {stopped}"))
+                continue
+            if action.requires_approval and not approved:
+                results.append(_result(action, "blocked", blocked_by="approval", error="not approved"))
+                continue
+            counted = self._count(incident.service, "restart_pods", now) if action.type == "restart_pods" else 0
+            ctx = GuardrailContext(now=now, restarts_last_hour=max(restarts, counted))
+            verdict = check(action, policy, ctx)
+            preview = None
+            if verdict.allowed and action.type in ("scale_service", "restart_pods"):
+                preview = self.executor.execute(action, dry_run=True)   # the exact change, for the limits on it
+                ctx.current_replicas, ctx.target_replicas = _replicas(preview)
+                ctx.pods_affected = _pods(preview)
+                verdict = check(action, policy, ctx)
             if not verdict.allowed:
-                self.audit.append(incident.id, "Execute actions", "decision",
-                                  f"{action.type} on {action.target} refused by {verdict.guardrail}: {verdict.reason}")
-                results.append(ActionResult(action_id=action.id, type=action.type, target=action.target, status="blocked",
-                                            blocked_by=verdict.guardrail, error=verdict.reason))
-                break
-            if action.is_write and not dry_run:
-                self.audit.append(incident.id, "Execute actions", "intent",
-                                  f"about to {action.type} on {action.target}",
-                                  {"action": action.model_dump(mode="json"),
-                                   "approved_by": approval.decided_by if approval else None})
-            result = self.executor.execute(action, dry_run=dry_run)
+                refuse(action, verdict)
+                stopped = f"{action.type} was refused by {verdict.guardrail}"
+                continue
+            if dry_run:
+                result = preview if preview is not None else self.executor.execute(action, dry_run=True)
+                results.append(result)
+                self.audit.append(incident.id, "Execute actions", "step",
+                                  f"{action.type} on {action.target}: {result.status} (dry run)"
+                                  + (f" ({result.error})" if result.error else ""),
+                                  {"api_call": result.api_call, "diff": result.diff, "before": result.before})
+                continue
+            if preview is not None and preview.status == "failed":
+                results.append(preview.model_copy(update={"error": f"pre-flight: {preview.error}"}))
+                stopped = f"{action.type} failed"
+                continue
+            if self.rate_limits is not None:
+                if policy.one_write_in_flight and not lock_held:
+                    if not self.rate_limits.acquire_write_lock(incident.service, incident.id, lock_ttl, now):
+                        refuse(action, Verdict(False, "one_write_in_flight",
+                                               f"another incident's write on {incident.service} has not finished"))
+                        stopped = f"{action.type} was refused by one_write_in_flight"
+                        continue
+                    lock_held = True
+                if action.type == "restart_pods" and not self.rate_limits.reserve(
+                        incident.service, "restart_pods", policy.max_restarts_per_hour, 3600, incident.id, now):
+                    refuse(action, Verdict(False, "restart_rate_limit",
+                                           f"{policy.max_restarts_per_hour} restarts of {incident.service} in the last "
+                                           f"hour already (limit {policy.max_restarts_per_hour})"))
+                    stopped = f"{action.type} was refused by restart_rate_limit"
+                    continue
+            self.audit.append(incident.id, "Execute actions", "intent",
+                              f"about to {action.type} on {action.target}",
+                              {"action": action.model_dump(mode="json"),
+                               "approved_by": approval.decided_by if approval else None,
+                               "preview": {"api_call": preview.api_call, "diff": preview.diff} if preview else None})
+            result = self.executor.execute(action, dry_run=False)
             results.append(result)
             if action.type == "restart_pods" and result.status == "executed":
                 restarts += 1
-            if action.is_write:
-                self.audit.append(incident.id, "Execute actions", "outcome" if not dry_run else "step",
-                                  f"{action.type} on {action.target}: {result.status}"
-                                  + (f" ({result.error})" if result.error else ""),
-                                  {"api_call": result.api_call, "diff": result.diff, "before": result.before})
+            self.audit.append(incident.id, "Execute actions", "outcome",
+                              f"{action.type} on {action.target}: {result.status}"
+                              + (f" ({result.error})" if result.error else ""),
+                              {"api_call": result.api_call, "diff": result.diff, "before": result.before,
+                               "after": result.after})
             if result.status == "failed":
-                break
-        writes = [r for r in results if r.type in {a.type for a in plan.actions if a.is_write}]
+                stopped = f"{action.type} failed"
+        write_ids = {a.id for a in plan.actions if a.is_write}
+        writes = [r for r in results if r.action_id in write_ids]
         if any(r.status == "blocked" for r in writes):
             status = "blocked"
         elif any(r.status == "failed" for r in writes):
@@ -181,13 +259,19 @@ class Steps:
             status = "planned"
         else:
             status = "executed"
+        if lock_held and status != "executed":
+            self.rate_limits.release_write_lock(incident.service, incident.id)
         return ExecutionResult(status=status, results=results)
+
+    def _count(self, service: str, kind: str, now: datetime) -> int:
+        return self.rate_limits.count(service, kind, now) if self.rate_limits is not None else 0
 
     # --- Verify recovery --------------------------------------------------------------
     def verify(self, incident: Incident, plan: RemediationPlan, evidence: Evidence | None,
-               previous: Verification | None) -> Verification:
+               previous: Verification | None, execution: ExecutionResult | None = None) -> Verification:
         """Recovered when the incident's CloudWatch alarms are OK, or (without alarms) when every
-        metric that deviated is back near its baseline in data newer than the incident."""
+        metric that deviated is back near its baseline in data newer than the incident. When the
+        window runs out, the executed writes are reverted (newest first) before the page."""
         attempts = (previous.attempts if previous else 0) + 1
         names = sorted({a.alarm_name for a in incident.alerts if a.alarm_name and a.source.startswith("cloudwatch")})
         states = self.alarms.states(names) if names else {}
@@ -208,7 +292,49 @@ class Steps:
         if recovered is None:
             checks.append("no alarm state or fresh metric data yet")
         self.audit.append(incident.id, "Verify recovery", "step", f"check {attempts}: {status}; " + "; ".join(checks))
-        return Verification(status=status, attempts=attempts, wait_seconds=wait, checks=checks)
+        reverted: list[ActionResult] = []
+        if status == "not_recovered" and execution is not None:
+            if plan.verify.get("on_failure", "revert_and_escalate") == "revert_and_escalate":
+                reverted = self._revert(incident, plan, execution)
+            else:
+                self.audit.append(incident.id, "Verify recovery", "decision",
+                                  f"runbook {plan.runbook} does not revert on failure: paging with the writes in place")
+        if status != "pending" and self.rate_limits is not None and execution is not None \
+                and execution.status == "executed":
+            self.rate_limits.release_write_lock(incident.service, incident.id)
+        return Verification(status=status, attempts=attempts, wait_seconds=wait, checks=checks, reverted=reverted)
+
+    def _revert(self, incident: Incident, plan: RemediationPlan, execution: ExecutionResult) -> list[ActionResult]:
+        """Undo each executed, revertible write from its recorded before-state, newest first, audited."""
+        by_id = {a.id: a for a in plan.actions}
+        out: list[ActionResult] = []
+        revert = getattr(self.executor, "revert", None)
+        for result in reversed(execution.results):
+            action = by_id.get(result.action_id)
+            if result.status != "executed" or action is None or not action.is_write:
+                continue
+            if action.revert != "restore_before" or revert is None:
+                self.audit.append(incident.id, "Verify recovery", "decision",
+                                  f"{result.type} on {result.target} is not reverted: "
+                                  + ("it cannot be undone" if action.revert != "restore_before" else "no revert executor"))
+                continue
+            if self.kill_switch.kill_switch_on():
+                self.audit.append(incident.id, "Verify recovery", "decision",
+                                  f"revert of {result.type} on {result.target} refused by kill_switch: "
+                                  "a human has taken over every write")
+                out.append(result.model_copy(update={"action_id": f"{result.action_id}-revert", "status": "blocked",
+                                                     "blocked_by": "kill_switch", "error": "the kill switch is on"}))
+                continue
+            self.audit.append(incident.id, "Verify recovery", "intent",
+                              f"about to revert {result.type} on {result.target}: the service did not recover",
+                              {"reverts": result.action_id, "before": result.before, "after": result.after})
+            undone = revert(result, dry_run=False)
+            out.append(undone)
+            self.audit.append(incident.id, "Verify recovery", "outcome",
+                              f"revert of {result.type} on {result.target}: {undone.status}"
+                              + (f" ({undone.error})" if undone.error else ""),
+                              {"api_call": undone.api_call, "diff": undone.diff})
+        return out
 
     # --- Page on-call / Record failure and page ---------------------------------------
     def escalate(self, incident: Incident | None, incident_id: str, state: dict[str, Any]) -> Escalation:
@@ -284,9 +410,14 @@ def escalation_reason(state: dict[str, Any]) -> str:
         return f"{bad.get('type')} failed: {bad.get('error')}"
     verification = state.get("verification") or {}
     if verification.get("status") == "not_recovered":
-        return f"the service did not recover after {verification.get('attempts')} checks"
+        undone = verification.get("reverted") or []
+        done = [f"{r.get('type')} on {r.get('target')} ({r.get('status')})" for r in undone]
+        return (f"the service did not recover after {verification.get('attempts')} checks"
+                + (f"; reverted: {', '.join(done)}" if done else "; nothing was reverted"))
     plan = state.get("plan") or {}
     diagnosis = state.get("diagnosis") or {}
+    if plan.get("autonomy") == "advise" and plan.get("decision") == "escalate" and plan.get("reason"):
+        return plan["reason"]
     if diagnosis.get("kind") == "unknown":
         return "the evidence is too weak to name a root cause"
     if plan.get("decision") == "escalate":
@@ -311,3 +442,21 @@ def incident_outcome(state: dict[str, Any]) -> dict[str, Any]:
     if state.get("escalation"):
         return {"status": "escalated", "summary": state["escalation"].get("reason", ""), "results": results}
     return {"status": "open", "summary": "in progress", "results": results}
+
+
+def _result(action: Action, status: str, **kw: Any) -> ActionResult:
+    return ActionResult(action_id=action.id, type=action.type, target=action.target, status=status, **kw)
+
+
+def _replicas(preview: ActionResult) -> tuple[int | None, int | None]:
+    """(current, target) replicas of a scale preview, whatever the platform calls them."""
+    for key in ("replicas", "desiredCount", "DesiredCapacity"):
+        if key in preview.before or key in preview.after:
+            current, target = preview.before.get(key), preview.after.get(key)
+            return (current if isinstance(current, int) else None), (target if isinstance(target, int) else None)
+    return None, None
+
+
+def _pods(preview: ActionResult) -> int | None:
+    lines = [line for line in preview.diff.splitlines() if line.startswith("pod ") and ": deleted" in line]
+    return len(lines) or None

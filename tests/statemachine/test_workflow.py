@@ -30,13 +30,25 @@ def test_approve_path_rolls_back_the_cluster_verifies_and_reports():
     session = open_session(dry_run=False)
     session.options.approve = lambda approval: send_decision(session, approval, True)
     with session:
-        before = session.kube.deployment("shop", "storefront-bff")["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+        rollouts = []
+        session.kube.on_write(lambda verb, kind, ns, name, body: rollouts.append(
+            session.kube.deployment("shop", "storefront-bff")["spec"]["template"]["spec"]["containers"][0]["image"])
+            if kind == "deployments" else None)
+        deployment = session.kube.deployment("shop", "storefront-bff")
+        before = deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+        bad_image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         incident_id, result = run_incident(session)
         out = result["output"]
         assert result["status"] == "SUCCEEDED"
         assert out["execution"]["status"] == "executed"
-        after = session.kube.deployment("shop", "storefront-bff")["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
-        assert int(after) == int(before) + 1
+        assert rollouts and rollouts[0] != bad_image          # rolled back to the previous image first
+        # the replay world never recovers: verification runs out and reverts the rollback, then pages
+        assert out["verification"]["status"] == "not_recovered"
+        assert [r["status"] for r in out["verification"]["reverted"]] == ["reverted"]
+        assert "reverted: rollback_deployment" in out["escalation"]["reason"]
+        after = session.kube.deployment("shop", "storefront-bff")
+        assert int(after["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) == int(before) + 2
+        assert after["spec"]["template"]["spec"]["containers"][0]["image"] == bad_image
         states = states_entered(session, incident_id)
         assert states[:7] == ["Wait for related alerts", "Classify alert", "Merged into another incident?",
                               "Gather evidence", "Diagnose", "Plan remediation", "Needs approval?"]
@@ -45,6 +57,8 @@ def test_approve_path_rolls_back_the_cluster_verifies_and_reports():
         records = audit_of(session, incident_id)
         kinds = [r.kind for r in records]
         assert kinds.index("decision") < kinds.index("intent") < kinds.index("outcome")
+        assert [r.step for r in records if r.kind in ("intent", "outcome")] == [
+            "Execute actions", "Execute actions", "Verify recovery", "Verify recovery"]
         assert verify_chain(records) == []
         bucket, _, key = out["report"]["uri"].removeprefix("s3://").partition("/")
         report = session.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()

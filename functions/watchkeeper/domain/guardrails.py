@@ -1,12 +1,26 @@
-"""Guardrails: the policy every write passes before it touches anything."""
+"""Guardrails: the policy every write passes before it touches anything.
+
+One policy per account (the `guardrails` block of the account in cdk.json, delivered to the
+functions as the `GUARDRAILS` environment JSON) with per-service overrides. Pure: the rate
+counters and the in-flight lock live in DynamoDB behind `RateLimits`; this module only
+decides.
+"""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
 
 from ..models import Action
 from ..models.base import StrictConfig
+
+# The original roadmap, from least to most trusted.
+Autonomy = Literal["observe", "advise", "act_with_approval", "act_on_known_runbooks"]
+AUTONOMY_LEVELS: tuple[str, ...] = ("observe", "advise", "act_with_approval", "act_on_known_runbooks")
 
 
 class FreezeWindow(StrictConfig):
@@ -14,6 +28,15 @@ class FreezeWindow(StrictConfig):
     end: time
     timezone: str = "UTC"
     weekdays: list[int] = [0, 1, 2, 3, 4, 5, 6]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
 
     def active(self, at: datetime) -> bool:
         local = at.astimezone(ZoneInfo(self.timezone))
@@ -24,12 +47,50 @@ class FreezeWindow(StrictConfig):
 
 
 class GuardrailPolicy(StrictConfig):
-    max_scale_factor: float = 2.0
-    max_restarts_per_hour: int = 5
-    max_pods_per_action: int = 3
-    always_approve: list[str] = ["rollback_deployment", "revert_config", "increase_memory_limit", "scale_service",
-                                 "restart_pods", "free_disk_space"]
+    """The limits of one service (the account's defaults with the service's overrides)."""
+
+    autonomy: Autonomy = "act_with_approval"
+    runbook_autonomy: dict[str, Autonomy] = Field(default_factory=dict)   # per runbook, overrides `autonomy`
+    dry_run: bool = False                                                 # plan and dry-run every write, never write
+    max_scale_factor: float = Field(default=2.0, gt=1.0, le=10.0)
+    max_restarts_per_hour: int = Field(default=5, ge=0)                   # restart actions per service, sliding hour
+    max_pods_per_action: int = Field(default=3, ge=1)
+    one_write_in_flight: bool = True
+    always_approve: list[str] = ["rollback_deployment", "revert_config", "increase_memory_limit"]
     freeze_windows: list[FreezeWindow] = []
+
+    def autonomy_for(self, runbook: str | None) -> str:
+        return self.runbook_autonomy.get(runbook or "", self.autonomy)
+
+
+class GuardrailConfig(StrictConfig):
+    """An account's guardrails: `defaults` for every service, `services` overriding some fields."""
+
+    defaults: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _overrides_are_valid(self) -> "GuardrailConfig":
+        for name in self.services:
+            self.for_service(name)   # a typo or a bad value in an override fails here, naming the service
+        return self
+
+    def for_service(self, service: str) -> GuardrailPolicy:
+        override = self.services.get(service)
+        if not override:
+            return self.defaults
+        try:
+            return GuardrailPolicy.model_validate({**self.defaults.model_dump(), **override})
+        except ValueError as exc:
+            raise ValueError(f"guardrails.services.{service}: {exc}") from None
+
+    @classmethod
+    def parse(cls, document: str | dict | None) -> "GuardrailConfig":
+        """From the `GUARDRAILS` JSON (or an already-parsed dict); empty means the defaults."""
+        if not document:
+            return cls()
+        data = json.loads(document) if isinstance(document, str) else document
+        return cls.model_validate(data)
 
 
 @dataclass(frozen=True)
@@ -46,7 +107,18 @@ class GuardrailContext:
     restarts_last_hour: int = 0
     writes_in_flight: int = 0
     current_replicas: int | None = None
+    target_replicas: int | None = None
+    pods_affected: int | None = None
     extra: dict = field(default_factory=dict)
+
+
+class RateLimits(Protocol):
+    """Shared counters, so concurrent executions agree (DynamoDB on the state table)."""
+
+    def acquire_write_lock(self, service: str, holder: str, ttl_seconds: int, now: datetime) -> bool: ...
+    def release_write_lock(self, service: str, holder: str) -> None: ...
+    def count(self, service: str, kind: str, now: datetime) -> int: ...
+    def reserve(self, service: str, kind: str, limit: int, window_seconds: int, holder: str, now: datetime) -> bool: ...
 
 
 def check(action: Action, policy: GuardrailPolicy, ctx: GuardrailContext) -> Verdict:
@@ -58,18 +130,22 @@ def check(action: Action, policy: GuardrailPolicy, ctx: GuardrailContext) -> Ver
     for window in policy.freeze_windows:
         if window.active(ctx.now):
             return Verdict(False, "change_freeze", f"change freeze {window.start}-{window.end} {window.timezone}")
-    if ctx.writes_in_flight > 0:
+    if policy.one_write_in_flight and ctx.writes_in_flight > 0:
         return Verdict(False, "one_write_in_flight", "another write on this service has not finished")
     if action.type == "scale_service":
-        replicas = action.params.get("replicas")
-        if ctx.current_replicas and replicas and replicas > ctx.current_replicas * policy.max_scale_factor:
+        factor = action.params.get("factor")
+        if factor is not None and float(factor) > policy.max_scale_factor:
+            return Verdict(False, "max_scale_factor", f"factor x{float(factor):g} exceeds x{policy.max_scale_factor:g}")
+        current = ctx.current_replicas
+        target = ctx.target_replicas or action.params.get("replicas")
+        if current and target and target > current * policy.max_scale_factor:
             return Verdict(False, "max_scale_factor",
-                           f"scaling {ctx.current_replicas} -> {replicas} exceeds x{policy.max_scale_factor:g}")
+                           f"scaling {current} -> {target} exceeds x{policy.max_scale_factor:g}")
     if action.type == "restart_pods":
         if ctx.restarts_last_hour >= policy.max_restarts_per_hour:
             return Verdict(False, "restart_rate_limit",
                            f"{ctx.restarts_last_hour} restarts in the last hour (limit {policy.max_restarts_per_hour})")
-        pods = action.params.get("max_pods")
+        pods = ctx.pods_affected or action.params.get("max_pods")
         if pods and pods > policy.max_pods_per_action:
             return Verdict(False, "blast_radius", f"{pods} pods in one action (limit {policy.max_pods_per_action})")
     return Verdict(True)

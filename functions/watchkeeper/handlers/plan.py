@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Incident, RootCause
+from ..models import Evidence, Incident, RootCause
 from ._runtime import logger, steps, tracer
 
 
@@ -12,4 +12,5 @@ from ._runtime import logger, steps, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = Incident.model_validate(event["incident"])
     logger.append_keys(incident_id=incident.id)
-    return steps().plan(incident, RootCause.model_validate(event["diagnosis"])).model_dump(mode="json")
+    evidence = Evidence.model_validate(event["evidence"]) if event.get("evidence") else None
+    return steps().plan(incident, RootCause.model_validate(event["diagnosis"]), evidence).model_dump(mode="json")

@@ -1,9 +1,9 @@
-"""Verify recovery: did the incident's alarms return to OK?"""
+"""Verify recovery: did the incident's alarms return to OK? If not in time, revert the writes."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..models import Evidence, Incident, RemediationPlan, Verification
+from ..models import Evidence, ExecutionResult, Incident, RemediationPlan, Verification
 from ._runtime import logger, steps, tracer
 
 
@@ -14,4 +14,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(incident_id=incident.id)
     previous = Verification.model_validate(event["verification"]) if event.get("verification") else None
     evidence = Evidence.model_validate(event["evidence"]) if event.get("evidence") else None
-    return steps().verify(incident, RemediationPlan.model_validate(event["plan"]), evidence, previous).model_dump(mode="json")
+    execution = ExecutionResult.model_validate(event["execution"]) if event.get("execution") else None
+    return steps().verify(incident, RemediationPlan.model_validate(event["plan"]), evidence, previous,
+                          execution).model_dump(mode="json")

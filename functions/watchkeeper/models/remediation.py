@@ -30,6 +30,7 @@ class Action(Contract):
     params: dict[str, Any] = Field(default_factory=dict)
     requires_approval: bool = True
     reason: str = ""
+    revert: Literal["restore_before", "none"] = "none"   # how verification undoes it when the service does not recover
 
     @property
     def is_write(self) -> bool:
@@ -43,6 +44,8 @@ class RemediationPlan(Contract):
     reason: str = ""
     dry_run: bool = False
     verify: dict[str, Any] = Field(default_factory=dict)
+    autonomy: str | None = None          # observe | advise | act_with_approval | act_on_known_runbooks
+    decided_by: str | None = None        # the runbook decision that chose these steps, if any
 
     @property
     def requires_approval(self) -> bool:
@@ -72,6 +75,7 @@ class Verification(Contract):
     attempts: int = 0
     wait_seconds: int = 0
     checks: list[str] = Field(default_factory=list)
+    reverted: list[ActionResult] = Field(default_factory=list)   # writes undone because the service did not recover
 
 
 class Escalation(Contract):
