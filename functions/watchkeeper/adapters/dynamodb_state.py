@@ -1,9 +1,13 @@
 """The incident store on the DynamoDB state table (single-table, conditional writes).
 
 Items (pk / sk):
-  INCIDENT#<id> / META                    the incident without its alerts (JSON in `doc`)
-  INCIDENT#<id> / ALERT#<received>#<id>   one delivery that belongs to it
-  SERVICE#<name> / OPEN                   the open incident a service's alerts go to
+  INCIDENT#<id> / META                    the incident without its alerts: `doc` (JSON, written by the
+                                          workflow) and `ing` (JSON: what ingest owns — last alert,
+                                          suspects, absorbed incidents, merge, resolved count) with a
+                                          `version` every conditional write checks
+  INCIDENT#<id> / ALERTS#<batch>#<n>      the deliveries one ingest batch placed in it (JSON list of
+                                          [key, alert]); a retried batch rewrites the same items
+  SERVICE#<name> / OPEN                   the incident a service's alerts go to
   QUARANTINE#<yyyy-mm-dd> / <at>#<hash>   a payload that could not be parsed, with its reason
   APPROVAL#<request id> / META            a pending approval and its task token
   INCIDENT#<id> / APPROVAL                the incident's latest approval request (and its Slack thread)
@@ -18,9 +22,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from ..domain.ingest import GroupCommit, HeadState, IncidentView
 from ..models import AlertRef, Incident, QuarantinedAlert
 from ..ports import IncidentHead
 from .aws_errors import translate
+
+_BUCKET_BYTES = 300_000          # an item holds at most 400 KB
 
 
 def _s(value: str) -> dict[str, str]:
@@ -35,97 +42,138 @@ class DynamoDBIncidentStore:
 
     # --- reads ---------------------------------------------------------------------------
     def head_for_service(self, service: str) -> IncidentHead | None:
-        ptr = self._get(f"SERVICE#{service}", "OPEN")
-        if ptr is None:
-            return None
-        meta = self._get(f"INCIDENT#{ptr['incident_id']['S']}", "META")
-        if meta is None:
-            return None
-        doc = json.loads(meta["doc"]["S"])
-        return IncidentHead(id=doc["id"], service=doc["service"], opened_at=_dt(doc["opened_at"]),
-                            last_alert_at=_dt(doc["last_alert_at"]), status=doc.get("status", "open"),
-                            merged_into=doc.get("merged_into"))
+        view = IncidentView()
+        self.read_view([service], view)
+        return view.head_for(service)
 
     def load(self, incident_id: str) -> Incident:
-        items = self._query(f"INCIDENT#{incident_id}")
-        meta = next((i for i in items if i["sk"]["S"] == "META"), None)
+        meta = self._get(f"INCIDENT#{incident_id}", "META")
         if meta is None:
             raise KeyError(f"incident {incident_id} not found")
-        incident = Incident.model_validate_json(meta["doc"]["S"])
-        incident.alerts = [AlertRef.model_validate_json(i["doc"]["S"]) for i in items if i["sk"]["S"].startswith("ALERT#")]
+        incident = _incident(meta)
+        ing = json.loads(meta["ing"]["S"]) if "ing" in meta else {}
+        alerts: dict[str, AlertRef] = {}
+        for source_id in [incident_id, *ing.get("absorbed", [])]:
+            for item in self._query(f"INCIDENT#{source_id}", sk_prefix="ALERTS#"):
+                for key, doc in json.loads(item["doc"]["S"]):
+                    alerts.setdefault(key, AlertRef.model_validate(doc))
+        incident.alerts = sorted(alerts.values(), key=lambda a: a.received_at)
         return incident
 
     def incidents(self) -> list[Incident]:
+        return sorted((self.load(i) for i in self.incident_ids()), key=lambda i: i.opened_at)
+
+    def incident_ids(self, status: str | None = None) -> list[str]:
+        """Every incident's id (of one status), without reading its alerts."""
         out = []
         for item in self._scan(filter_sk="META", prefix="INCIDENT#"):
-            out.append(self.load(json.loads(item["doc"]["S"])["id"]))
-        return sorted(out, key=lambda i: i.opened_at)
+            if status is None or _incident(item).status == status:
+                out.append(item["pk"]["S"].split("#", 1)[1])
+        return out
 
     def quarantined(self) -> list[QuarantinedAlert]:
         return [QuarantinedAlert.model_validate_json(i["doc"]["S"]) for i in self._scan(prefix="QUARANTINE#")]
 
+    def read_view(self, services: Any, view: IncidentView) -> None:
+        """Pointers of `services` missing from `view`, and every head they lead to (batched reads)."""
+        missing = [s for s in dict.fromkeys(services) if s not in view.pointers]
+        for item in self._batch_get([(f"SERVICE#{s}", "OPEN") for s in missing]):
+            view.pointers[item["pk"]["S"].split("#", 1)[1]] = item["incident_id"]["S"]
+        for s in missing:
+            view.pointers.setdefault(s, None)
+        while True:
+            wanted = {i for i in view.pointers.values() if i and i not in view.heads}
+            wanted |= {h.merged_into for h in view.heads.values() if h.merged_into and h.merged_into not in view.heads}
+            if not wanted:
+                return
+            found = {item["pk"]["S"].split("#", 1)[1]: item for item in self._batch_get([(f"INCIDENT#{i}", "META") for i in wanted])}
+            for incident_id in wanted:
+                item = found.get(incident_id)
+                if item is None:     # a pointer to an incident that is gone: treat as no incident
+                    view.pointers.update({s: None for s, i in view.pointers.items() if i == incident_id})
+                    continue
+                view.heads[incident_id] = _head_state(item)
+
     # --- writes --------------------------------------------------------------------------
-    def open(self, head: IncidentHead, alert: AlertRef, window_seconds: int) -> bool:
-        incident = Incident(id=head.id, service=head.service, opened_at=head.opened_at,
-                            last_alert_at=head.last_alert_at, title=alert.title)
-        stale = (head.last_alert_at - timedelta(seconds=window_seconds)).isoformat()
+    def commit(self, group: GroupCommit) -> bool:
+        items: list[dict[str, Any]] = []
+        for state in group.heads:
+            ing = _s(json.dumps(_ing(state)))
+            if state.version == 0:
+                incident = Incident(id=state.id, service=state.service, opened_at=state.opened_at,
+                                    last_alert_at=state.last_alert_at, title=state.title)
+                items.append({"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(pk)",
+                                      "Item": {**self._meta(incident), "ing": ing, "version": {"N": "1"}}}})
+            else:
+                items.append({"Update": {
+                    "TableName": self._table, "Key": {"pk": _s(f"INCIDENT#{state.id}"), "sk": _s("META")},
+                    "UpdateExpression": "SET ing = :ing, version = :next", "ConditionExpression": "version = :seen",
+                    "ExpressionAttributeValues": {":ing": ing, ":next": {"N": str(state.version + 1)},
+                                                  ":seen": {"N": str(state.version)}}}})
+        in_group = {h.id for h in group.heads}
+        for incident_id, version in group.checks:
+            if incident_id not in in_group:
+                items.append({"ConditionCheck": {
+                    "TableName": self._table, "Key": {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
+                    "ConditionExpression": "version = :seen", "ExpressionAttributeValues": {":seen": {"N": str(version)}}}})
+        last = {h.id: h.last_alert_at for h in group.heads}
+        for service, (incident_id, seen) in group.pointers.items():
+            put: dict[str, Any] = {"TableName": self._table,
+                                   "Item": self._pointer(service, incident_id, last.get(incident_id, _EPOCH))}
+            if seen is None:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                put["ConditionExpression"] = "incident_id = :seen"
+                put["ExpressionAttributeValues"] = {":seen": _s(seen)}
+            items.append({"Put": put})
         try:
-            self._ddb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": self._pointer(head.service, head.id, head.last_alert_at),
-                         "ConditionExpression": "attribute_not_exists(pk) OR last_alert_at < :stale OR incident_id = :id",
-                         "ExpressionAttributeValues": {":stale": _s(stale), ":id": _s(head.id)}}},
-                {"Put": {"TableName": self._table, "Item": self._meta(incident),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self._table, "Item": self._alert_item(head.id, alert)}},
-            ])
+            for i in range(0, len(items), 100):      # more than 100 is a pathological group: best effort
+                self._ddb.transact_write_items(TransactItems=items[i:i + 100])
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                 return False
-            raise translate(exc, "open incident") from exc
+            raise translate(exc, "place alerts") from exc
         return True
 
-    def attach(self, incident_id: str, alert: AlertRef, suspect: str | None = None) -> None:
-        incident = self._load_meta(incident_id)
-        if alert.received_at > incident.last_alert_at:
-            incident.last_alert_at = alert.received_at
-        if suspect and suspect != incident.service and suspect not in incident.suspects:
-            incident.suspects.append(suspect)
-        self._put(self._alert_item(incident_id, alert))
-        self._put(self._meta(incident))
-        for service in {incident.service, alert.service or incident.service}:
-            self._put(self._pointer(service, incident_id, incident.last_alert_at))
+    def write_alerts(self, batch_key: str, alerts: dict[str, list[tuple[str, AlertRef]]]) -> None:
+        requests = []
+        for incident_id, pairs in alerts.items():
+            bucket: list[str] = []
+            size, n = 0, 0
+            for key, ref in pairs:
+                doc = json.dumps([key, ref.model_dump(mode="json", exclude_none=True)])
+                if bucket and size + len(doc) > _BUCKET_BYTES:
+                    requests.append(self._bucket(incident_id, batch_key, n, bucket))
+                    bucket, size, n = [], 0, n + 1
+                bucket.append(doc)
+                size += len(doc)
+            if bucket:
+                requests.append(self._bucket(incident_id, batch_key, n, bucket))
+        self._batch_write(requests)
 
-    def annotate_resolved(self, incident_id: str, alert: AlertRef) -> None:
-        incident = self._load_meta(incident_id)
-        incident.resolved_alerts += 1
-        self._put(self._meta(incident))
-
-    def merge(self, source_id: str, target_id: str) -> None:
-        source = self.load(source_id)
-        target = self._load_meta(target_id)
-        for alert in source.alerts:
-            self._put(self._alert_item(target_id, alert))
-            if alert.received_at > target.last_alert_at:
-                target.last_alert_at = alert.received_at
-        for suspect in [source.service, *source.suspects]:
-            if suspect != target.service and suspect not in target.suspects:
-                target.suspects.append(suspect)
-            self._put(self._pointer(suspect, target_id, target.last_alert_at))
-        if source.opened_at < target.opened_at:
-            target.opened_at = source.opened_at
-        source.status, source.merged_into, source.alerts = "merged", target_id, []
-        self._put(self._meta(source))
-        self._put(self._meta(target))
+    def quarantine_many(self, items: list[QuarantinedAlert]) -> None:
+        self._batch_write([self._quarantine_item(i) for i in items])
 
     def save(self, incident: Incident) -> None:
-        self._put(self._meta(incident))
+        """The workflow's view of an incident; what ingest owns (`ing`) is left alone."""
+        doc = incident.model_dump(mode="json", exclude={"alerts"})
+        try:
+            self._ddb.update_item(TableName=self._table, Key={"pk": _s(f"INCIDENT#{incident.id}"), "sk": _s("META")},
+                                  UpdateExpression="SET doc = :doc, expires_at = :exp ADD version :one",
+                                  ExpressionAttributeValues={":doc": _s(json.dumps(doc)), ":one": {"N": "1"},
+                                                             ":exp": self._expiry()["expires_at"]})
+        except ClientError as exc:
+            raise translate(exc, f"write incident {incident.id}") from exc
 
     def quarantine(self, item: QuarantinedAlert) -> None:
+        self._put(self._quarantine_item(item))
+
+    def _quarantine_item(self, item: QuarantinedAlert) -> dict[str, Any]:
         at = (item.received_at.isoformat() if item.received_at else "unknown")
         digest = hashlib.sha256((item.reason + item.excerpt + at).encode()).hexdigest()[:12]
         day = at[:10]
-        self._put({"pk": _s(f"QUARANTINE#{day}"), "sk": _s(f"{at}#{digest}"), "doc": _s(item.model_dump_json()),
-                   **self._expiry()})
+        return {"pk": _s(f"QUARANTINE#{day}"), "sk": _s(f"{at}#{digest}"), "doc": _s(item.model_dump_json()),
+                **self._expiry()}
 
     # --- approvals -----------------------------------------------------------------------
     def save_pending(self, request_id: str, incident_id: str, task_token: str, expires_at: datetime,
@@ -209,19 +257,46 @@ class DynamoDBIncidentStore:
         doc = incident.model_dump(mode="json", exclude={"alerts"})
         return {"pk": _s(f"INCIDENT#{incident.id}"), "sk": _s("META"), "doc": _s(json.dumps(doc)), **self._expiry()}
 
-    def _alert_item(self, incident_id: str, alert: AlertRef) -> dict[str, Any]:
-        return {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s(f"ALERT#{alert.received_at.isoformat()}#{alert.delivery_id}"),
-                "doc": _s(alert.model_dump_json()), **self._expiry()}
+    def _bucket(self, incident_id: str, batch_key: str, n: int, docs: list[str]) -> dict[str, Any]:
+        return {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s(f"ALERTS#{batch_key}#{n:04d}"),
+                "doc": _s("[" + ",".join(docs) + "]"), **self._expiry()}
 
     def _pointer(self, service: str, incident_id: str, last_alert_at: datetime) -> dict[str, Any]:
         return {"pk": _s(f"SERVICE#{service}"), "sk": _s("OPEN"), "incident_id": _s(incident_id),
                 "last_alert_at": _s(last_alert_at.isoformat()), **self._expiry()}
 
-    def _load_meta(self, incident_id: str) -> Incident:
-        item = self._get(f"INCIDENT#{incident_id}", "META")
-        if item is None:
-            raise KeyError(f"incident {incident_id} not found")
-        return Incident.model_validate_json(item["doc"]["S"])
+    def _batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 100):
+            request = {self._table: {"Keys": [{"pk": _s(pk), "sk": _s(sk)} for pk, sk in keys[i:i + 100]],
+                                     "ConsistentRead": True}}
+            for _ in range(8):
+                try:
+                    resp = self._ddb.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise translate(exc, "read incidents") from exc
+                out += resp.get("Responses", {}).get(self._table, [])
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        for i in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": item}} for item in items[i:i + 25]]}
+            for _ in range(8):
+                try:
+                    resp = self._ddb.batch_write_item(RequestItems=request)
+                except ClientError as exc:
+                    raise translate(exc, "write alerts") from exc
+                request = resp.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise translate(ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                                       "Message": "unprocessed items after retries"}}, "BatchWriteItem"),
+                                "write alerts")
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
@@ -235,10 +310,13 @@ class DynamoDBIncidentStore:
         except ClientError as exc:
             raise translate(exc, f"write {item['pk']['S']}") from exc
 
-    def _query(self, pk: str) -> list[dict[str, Any]]:
+    def _query(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": "pk = :pk",
                                   "ExpressionAttributeValues": {":pk": _s(pk)}, "ConsistentRead": True}
+        if sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :sk)"
+            kwargs["ExpressionAttributeValues"][":sk"] = _s(sk_prefix)
         while True:
             resp = self._ddb.query(**kwargs)
             items += resp.get("Items", [])
@@ -263,3 +341,36 @@ class DynamoDBIncidentStore:
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _ing(state: HeadState) -> dict[str, Any]:
+    return {"last_alert_at": state.last_alert_at.isoformat(), "opened_at": state.opened_at.isoformat(),
+            "suspects": state.suspects, "absorbed": state.absorbed, "merged_into": state.merged_into,
+            "resolved_alerts": state.resolved_alerts}
+
+
+def _incident(item: dict[str, Any]) -> Incident:
+    """The incident of a META item: the workflow's document with what ingest owns on top."""
+    incident = Incident.model_validate_json(item["doc"]["S"])
+    if "ing" in item:
+        ing = json.loads(item["ing"]["S"])
+        incident.last_alert_at = _dt(ing["last_alert_at"])
+        incident.opened_at = _dt(ing["opened_at"])
+        incident.suspects = list(dict.fromkeys([*incident.suspects, *ing["suspects"]]))
+        incident.resolved_alerts = ing["resolved_alerts"]
+        if ing.get("merged_into"):
+            incident.status, incident.merged_into = "merged", ing["merged_into"]
+    return incident
+
+
+def _head_state(item: dict[str, Any]) -> HeadState:
+    incident = _incident(item)
+    ing = json.loads(item["ing"]["S"]) if "ing" in item else {}
+    return HeadState(id=incident.id, service=incident.service, opened_at=incident.opened_at,
+                     last_alert_at=incident.last_alert_at, title=incident.title, status=incident.status,
+                     merged_into=incident.merged_into, suspects=list(incident.suspects),
+                     absorbed=list(ing.get("absorbed", [])), resolved_alerts=incident.resolved_alerts,
+                     version=int(item.get("version", {}).get("N", "1")))

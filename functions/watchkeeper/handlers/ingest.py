@@ -1,42 +1,114 @@
-"""Ingest: SNS alarm notifications, EventBridge alarm state changes and HTTP webhooks.
+"""Ingest: SNS alarm notifications, EventBridge alarm state changes, HTTP webhooks, SQS.
 
-Every delivery is parsed on its own: a malformed one is quarantined with its reason and
-counted, and never fails the rest of the batch.
+All the deliveries of one invocation are placed as one batch: a malformed one is quarantined
+with its reason and counted, and never fails the rest. Webhooks are authenticated first
+(PagerDuty's signature, a shared secret or HMAC for Grafana and Datadog); a refused request
+is logged without its body. Direct invocations (`{"deliveries": [...]}`, replay) are internal.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
 from ..composition import container
 from ..domain.ingest import IngestOutcome
+from ..domain.webhook_auth import WebhookRefused, authenticate, parse_secrets
 from ._runtime import logger, tracer
+
+_SECRETS: dict[str, str] | None = None
+
+
+def webhook_secrets() -> dict[str, str]:
+    """The webhook secrets, read from Secrets Manager once per container."""
+    global _SECRETS
+    if _SECRETS is None:
+        c = container()
+        arn = c.cfg.webhook_secret_arn
+        _SECRETS = parse_secrets(c.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]) if arn else {}
+    return _SECRETS
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _from_record(record: dict[str, Any]) -> tuple[str, Any, Any]:
+    """One SQS record: an SNS envelope (raw delivery off), an EventBridge event, or a direct delivery."""
+    body = json.loads(record.get("body") or "null")
+    if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
+        return "cloudwatch-sns", body, body.get("Timestamp") or _now()
+    if isinstance(body, dict) and body.get("detail-type") == "CloudWatch Alarm State Change":
+        return "cloudwatch-eventbridge", body, body.get("time") or _now()
+    if isinstance(body, dict) and "source" in body and "payload" in body:
+        return body["source"], body["payload"], body.get("received_at") or _now()
+    return "unknown", record.get("body"), _now()
 
 
 def _deliveries(event: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    now = datetime.now(timezone.utc).isoformat()
-    if "Records" in event:                                   # SNS subscription
-        return [("cloudwatch-sns", r.get("Sns", r), r.get("Sns", {}).get("Timestamp") or now) for r in event["Records"]]
-    if event.get("detail-type") == "CloudWatch Alarm State Change":  # EventBridge rule
-        return [("cloudwatch-eventbridge", event, now)]
-    if "routeKey" in event or "requestContext" in event:    # HTTP API webhook
-        source = (event.get("pathParameters") or {}).get("source", "")
-        return [(source, event.get("body") or "", now)]
-    if "deliveries" in event:                                # direct / replay: recorded deliveries in order
-        return [(d["source"], d["payload"], d.get("received_at") or now) for d in event["deliveries"]]
+    now = _now()
+    records = event.get("Records")
+    if records and records[0].get("eventSource") == "aws:sqs":        # SQS queue in front of ingest
+        out = []
+        for r in records:
+            try:
+                out.append(_from_record(r))
+            except ValueError:
+                out.append(("unknown", r.get("body"), now))             # quarantined by ingest
+        return out
+    if records is not None:                                           # SNS subscription
+        return [("cloudwatch-sns", r.get("Sns", r), r.get("Sns", {}).get("Timestamp") or now) for r in records]
+    if event.get("detail-type") == "CloudWatch Alarm State Change":   # EventBridge rule
+        return [("cloudwatch-eventbridge", event, event.get("time") or now)]
+    if "deliveries" in event:                                         # direct / replay: recorded deliveries in order
+        return [(d.get("source", "unknown"), d.get("payload"), d.get("received_at") or now) for d in event["deliveries"]]
     return [(event.get("source", "unknown"), event.get("payload", event), event.get("received_at") or now)]
+
+
+def _webhook(event: dict[str, Any]) -> dict[str, Any]:
+    source = (event.get("pathParameters") or {}).get("source", "")
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        import base64
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    try:
+        authenticate(source, event.get("headers") or {}, body.encode(), webhook_secrets())
+    except WebhookRefused as exc:
+        # never log the body of an unauthenticated request
+        logger.warning("webhook refused", extra={"source": source, "reason": str(exc)})
+        return {"statusCode": 401, "body": json.dumps({"error": "unauthorized"})}
+    total = container().ingestor().ingest_batch([(source, body, _now())])
+    return {"statusCode": 202 if not total.invalid else 400, "body": json.dumps(_result(total))}
+
+
+def _result(total: IngestOutcome) -> dict[str, Any]:
+    return {"received": total.received, "invalid": total.invalid, "resolved": total.resolved,
+            "opened": total.opened, "started": total.started, "errors": total.errors}
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ingestor = container().ingestor()
-    total = IngestOutcome()
-    for source, payload, received_at in _deliveries(event):
-        total.add(ingestor.ingest(source, payload, received_at))
+    if "routeKey" in event or "requestContext" in event:
+        return _webhook(event)
+    deliveries = _deliveries(event)
+    total = container().ingestor().ingest_batch(deliveries)
     logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened})
-    result = {"received": total.received, "invalid": total.invalid, "resolved": total.resolved,
-              "opened": total.opened, "started": total.started, "errors": total.errors}
-    if "routeKey" in event:
-        return {"statusCode": 202 if not total.invalid else 400, "body": __import__("json").dumps(result)}
-    return result
+    if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":
+        return _partial_response(event, total, context)
+    return _result(total)
+
+
+def _partial_response(event: dict[str, Any], total: IngestOutcome, context: Any) -> dict[str, Any]:
+    """Report back only the records that failed for a transient reason (placement kept losing races),
+    so SQS redelivers just those; malformed records were quarantined and count as processed."""
+    failed = {event["Records"][i]["messageId"] for i in total.failed}
+
+    def record_handler(record: Any) -> None:
+        if record.message_id in failed:
+            raise RuntimeError("alert could not be placed: the incident store kept changing")
+
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
