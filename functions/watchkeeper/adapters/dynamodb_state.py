@@ -64,12 +64,13 @@ class DynamoDBIncidentStore:
         return sorted((self.load(i) for i in self.incident_ids()), key=lambda i: i.opened_at)
 
     def incident_ids(self, status: str | None = None) -> list[str]:
-        """Every incident's id (of one status), without reading its alerts."""
-        out = []
+        """Every incident's id (of one status) in the order they opened, without reading their alerts."""
+        found = []
         for item in self._scan(filter_sk="META", prefix="INCIDENT#"):
-            if status is None or _incident(item).status == status:
-                out.append(item["pk"]["S"].split("#", 1)[1])
-        return out
+            incident = _incident(item)
+            if status is None or incident.status == status:
+                found.append((incident.opened_at, incident.id))
+        return [i for _, i in sorted(found)]
 
     def quarantined(self) -> list[QuarantinedAlert]:
         return [QuarantinedAlert.model_validate_json(i["doc"]["S"]) for i in self._scan(prefix="QUARANTINE#")]

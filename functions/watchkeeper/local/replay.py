@@ -22,7 +22,8 @@ from .runtime import LocalAws
 from .scenario import Bundle, WorldLoader, load_bundle
 from .template import load_template
 
-INGEST_CHUNK = 200
+INGEST_CHUNK = 5000
+INGEST_CHUNK_BYTES = 5_000_000
 
 
 @dataclass
@@ -86,14 +87,25 @@ class ReplaySession:
 
     # --- the run -------------------------------------------------------------------------
     def ingest(self) -> dict[str, Any]:
+        """Feed the bundle's deliveries to the ingest function in order, in invocations of at most
+        INGEST_CHUNK_BYTES (a synchronous Lambda payload is limited to 6 MB)."""
         assert self.aws is not None
         lam = self.aws.client("lambda")
         ingest_fn = self.aws.function_for("handlers.ingest.handler")
         totals = {"received": 0, "invalid": 0, "resolved": 0, "errors": []}
-        deliveries = [{"source": a.source, "payload": a.payload, "received_at": a.received_at.isoformat()}
-                      for a in self.bundle.alerts]
-        for i in range(0, len(deliveries), INGEST_CHUNK):
-            resp = lam.invoke(FunctionName=ingest_fn, Payload=json.dumps({"deliveries": deliveries[i:i + INGEST_CHUNK]}))
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for a in self.bundle.alerts:
+            doc = json.dumps({"source": a.source, "payload": a.payload, "received_at": a.received_at.isoformat()})
+            if chunks[-1] and (size + len(doc) > INGEST_CHUNK_BYTES or len(chunks[-1]) >= INGEST_CHUNK):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(doc)
+            size += len(doc) + 1
+        for chunk in chunks:
+            if not chunk:
+                continue
+            resp = lam.invoke(FunctionName=ingest_fn, Payload='{"deliveries": [' + ",".join(chunk) + "]}")
             out = json.loads(resp["Payload"].read())
             if resp.get("FunctionError"):
                 raise RuntimeError(f"ingest failed: {out.get('errorType')}: {out.get('errorMessage')}")
@@ -107,10 +119,9 @@ class ReplaySession:
         store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         starter = StepFunctionsStarter(self.aws.state_machine_arn, self.aws.client("stepfunctions"))
         started = []
-        for incident in store.incidents():
-            if incident.status == "open":
-                starter.start(incident.id, {"incident_id": incident.id, "settle_seconds": 0})
-                started.append(incident.id)
+        for incident_id in store.incident_ids(status="open"):
+            starter.start(incident_id, {"incident_id": incident_id, "settle_seconds": 0})
+            started.append(incident_id)
         return started
 
     def wait(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
