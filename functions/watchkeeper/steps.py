@@ -146,6 +146,9 @@ class Steps:
                 return
             if close_pending and request["status"] == "pending":
                 self.approvals.close_approval(request["request_id"], "timed_out")
+                self.audit.append(incident_id, "Wait for approval", "decision",
+                                  "nobody decided before the approval request timed out; its link no longer decides",
+                                  {"request_id": request["request_id"]})
             self.notifier.update_thread(request.get("slack_ts"), text)
         except Exception as exc:  # an update that cannot be posted must not fail the incident
             logging.getLogger(__name__).warning("could not update the approval thread of %s: %s", incident_id, exc)
