@@ -8,7 +8,7 @@ ACCOUNT ?= local
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test synth synth-fast bench eval setup clean help
+.PHONY: demo test synth synth-fast bench eval setup clean help browser-deps
 
 help:
 	@echo "make demo   - run a whole incident on the embedded AWS (sets itself up)"
@@ -27,10 +27,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian's Chromium for the approval page's browser tests (a test tool's own browser download fails here)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
 demo: $(STAMP)
 	$(VENV)/bin/watchkeeper demo
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 

@@ -35,6 +35,7 @@ class WatchkeeperStack(cdk.Stack):
             "CATALOG_PARAMETER": storage.catalog_parameter.parameter_name,
             "KILL_SWITCH_PARAMETER": storage.kill_switch_parameter.parameter_name,
             "SIGNING_SECRET_ARN": approvals.signing_secret.secret_arn,
+            "WEBHOOK_SECRET_ARN": ingest.webhook_secret.secret_arn,
             "BEDROCK_MODEL_ID": config.bedrock_model_id or "",
             "DRY_RUN": "true" if config.dry_run else "false",
             "APPROVERS": ",".join(config.approvers),
@@ -46,6 +47,9 @@ class WatchkeeperStack(cdk.Stack):
         request_approval = approvals.add_request_function(factory, storage)
         workflow = Workflow(self, "Workflow", config=config, catalog=catalog, factory=factory, storage=storage,
                             page_topic=observability.page_topic, request_approval=request_approval)
+        # the Slack bot token (and signing secret) live in the webhook secret
+        ingest.webhook_secret.grant_read(request_approval.role)
+        ingest.webhook_secret.grant_read(workflow.report.role)
         approvals_api = approvals.add_api_function(factory, storage, workflow.state_machine, ingest.webhook_secret)
         ingest_fn = ingest.add_function(factory, storage, config=config, state_machine=workflow.state_machine,
                                         api=approvals.api)

@@ -37,7 +37,7 @@ class Ingest(Construct):
             self, "WebhookSecret",
             description="Watchkeeper: per-source webhook signing secrets; 'shared' is used for a source left empty",
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({source: "" for source in WEBHOOK_SOURCES}),
+                secret_string_template=json.dumps({**{source: "" for source in WEBHOOK_SOURCES}, "slack_bot_token": ""}),
                 generate_string_key="shared",
                 password_length=64,
                 exclude_punctuation=True,

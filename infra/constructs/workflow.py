@@ -143,13 +143,16 @@ class Workflow(Construct):
                 "incident": sfn.JsonPath.object_at("$.incident"),
                 "diagnosis": sfn.JsonPath.object_at("$.diagnosis"),
                 "plan": sfn.JsonPath.object_at("$.plan"),
+                "evidence": sfn.JsonPath.object_at("$.evidence"),
             }),
             result_path="$.approval",
             task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
+            # opening the approval page sends a heartbeat: nobody looking for half the window escalates early
+            heartbeat_timeout=sfn.Timeout.duration(Duration.seconds(_heartbeat(self._config.approval_timeout_seconds))),
         )
         self._retry(wait_for_approval)
         wait_for_approval.add_catch(sfn.Pass(self, "Approval timed out").next(page),
-                                    errors=["States.Timeout"], result_path="$.error")
+                                    errors=["States.Timeout", "States.HeartbeatTimeout"], result_path="$.error")
         wait_for_approval.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         wait_for_approval.next(sfn.Choice(self, "Approved?")
                                .when(sfn.Condition.boolean_equals("$.approval.approved", True), execute)
@@ -288,3 +291,8 @@ class Workflow(Construct):
                     "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
                     "permissions; both calls are read-only.",
                     "Resource::*")
+
+
+def _heartbeat(timeout_seconds: int) -> int:
+    """Half the approval window when it is long enough to matter, else the whole window."""
+    return timeout_seconds // 2 if timeout_seconds >= 120 else timeout_seconds
