@@ -404,6 +404,8 @@ def escalation_reason(state: dict[str, Any]) -> str:
     if error:
         if error.get("Error") == "States.Timeout":
             return "the approval request timed out"
+        if error.get("Error") == "States.HeartbeatTimeout":
+            return "nobody opened the approval request in time"
         return f"a step failed: {error.get('Error')}: {str(error.get('Cause', ''))[:300]}"
     execution = state.get("execution") or {}
     if execution.get("status") in ("blocked", "failed"):
