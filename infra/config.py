@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from watchkeeper.models.catalog import ServiceCatalog
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -38,27 +40,22 @@ class AccountConfig(BaseModel):
     reserved_concurrency: int | None = Field(
         default=None, ge=1, description="Reserved concurrency of Execute actions (caps parallel remediations)"
     )
+    config_parameter_paths: list[str] = Field(
+        default_factory=lambda: ["/prod/"],
+        description="SSM Parameter Store paths of the services' configuration (config reverts may write there)")
+    guardrails: dict[str, Any] = Field(default_factory=dict, description="Guardrail policy: defaults and per-service")
+
+    @field_validator("guardrails")
+    @classmethod
+    def _valid_guardrails(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from watchkeeper.domain.guardrails import GuardrailConfig
+
+        GuardrailConfig.model_validate(value)
+        return value
 
 
-class CatalogService(BaseModel):
-    """A service of the catalog (the `services:` entries of scenarios/FORMAT.md)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    kind: str
-    platform: str = Field(pattern=r"^(eks|ecs|lambda|ec2|rds)$")
-    namespace: str | None = None
-    workload: str
-    cluster: str | None = None
-    log_group: str | None = None
-    depends_on: list[str] = Field(default_factory=list)
-
-
-class Catalog(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    services: list[CatalogService]
+# The catalog is the functions' own model: one definition of a service, validated the same way everywhere.
+Catalog = ServiceCatalog
 
 
 def load_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

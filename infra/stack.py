@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 from constructs import Construct
 
@@ -41,6 +43,7 @@ class WatchkeeperStack(cdk.Stack):
             "APPROVERS": ",".join(config.approvers),
             "SLACK_CHANNEL": config.slack_channel,
             "APPROVAL_TIMEOUT_SECONDS": str(config.approval_timeout_seconds),
+            "GUARDRAILS": json.dumps(config.guardrails, sort_keys=True, separators=(",", ":")),
             "POWERTOOLS_SERVICE_NAME": "watchkeeper",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         })

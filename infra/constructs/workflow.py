@@ -60,13 +60,18 @@ class Workflow(Construct):
             actions_asset=True, reserved_concurrent_executions=config.reserved_concurrency,
             description="Execute actions: run the approved runbook steps (unless the kill switch is on)"))
         storage.grant_audit_append(self.execute.role)
-        self._grant_execute(catalog)
+        storage.grant_state_write(self.execute.role)      # rate limits and the write lock (RATE#/LOCK# items)
+        self._grant_execute(self.execute, catalog)
         self.verify = fn("VerifyRecovery", FunctionSpec(
-            handler="watchkeeper.handlers.verify.handler",
+            handler="watchkeeper.handlers.verify.handler", timeout=Duration.seconds(300), actions_asset=True,
             description="Verify recovery: check the alarms and metrics that opened the incident",
             environment={"VERIFY_WAIT_SECONDS": str(config.verify_wait_seconds),
                          "VERIFY_MAX_ATTEMPTS": str(config.verify_max_attempts)}))
         self._grant_verify()
+        # a failed verification reverts the executed writes: the same remediation rights as Execute actions
+        storage.grant_audit_append(self.verify.role)
+        storage.grant_state_write(self.verify.role)
+        self._grant_execute(self.verify, catalog)
         self.report = fn("WriteReport", FunctionSpec(
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
@@ -239,45 +244,51 @@ class Workflow(Construct):
             self.diagnose.add_to_policy(iam.PolicyStatement(actions=actions, resources=[
                 self._arn("bedrock", f"foundation-model/{model_id}", account=False)]))
 
-    def _grant_execute(self, catalog: Catalog) -> None:
+    def _grant_execute(self, target: WatchkeeperFunction, catalog: Catalog) -> None:
         services = catalog.services
         wildcards = ["Resource::*"]
         eks_clusters = sorted({s.cluster for s in services if s.platform == "eks" and s.cluster})
         if eks_clusters:
-            self.execute.add_to_policy(iam.PolicyStatement(
+            target.add_to_policy(iam.PolicyStatement(
                 actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
-        ecs = sorted({(s.cluster, s.workload) for s in services if s.platform == "ecs" and s.cluster})
+        ecs = sorted({(s.cluster, s.workload or s.name) for s in services if s.platform == "ecs" and s.cluster})
         if ecs:
-            self.execute.add_to_policy(iam.PolicyStatement(
+            target.add_to_policy(iam.PolicyStatement(
                 actions=["ecs:UpdateService", "ecs:DescribeServices"],
                 resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
-        lambdas = sorted({s.workload for s in services if s.platform == "lambda"})
+        lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
         if lambdas:
-            self.execute.add_to_policy(iam.PolicyStatement(
+            target.add_to_policy(iam.PolicyStatement(
                 actions=["lambda:UpdateAlias", "lambda:GetAlias", "lambda:ListVersionsByFunction"],
                 resources=[arn for name in lambdas for arn in (self._arn("lambda", f"function:{name}"),
                                                               self._arn("lambda", f"function:{name}:*"))]))
             wildcards += [f"Resource::{self._nag_arn('lambda', f'function:{name}:*')}" for name in lambdas]
-        asgs = sorted({s.workload for s in services if s.platform == "ec2"})
+        asgs = sorted({s.workload or s.name for s in services if s.platform == "ec2"})
         if asgs:
-            self.execute.add_to_policy(iam.PolicyStatement(
+            target.add_to_policy(iam.PolicyStatement(
                 actions=["autoscaling:SetDesiredCapacity"],
                 resources=[self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{n}") for n in asgs]))
             wildcards += [f"Resource::{self._nag_arn('autoscaling', f'autoScalingGroup:*:autoScalingGroupName/{n}')}"
                           for n in asgs]
+        # Config revert: the history and value of the services' configuration parameters.
+        paths = self._config.config_parameter_paths
+        target.add_to_policy(iam.PolicyStatement(
+            actions=["ssm:GetParameterHistory", "ssm:PutParameter"],
+            resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
+        wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
         # Read-only lookups without resource-level permissions.
-        self.execute.add_to_policy(iam.PolicyStatement(
+        target.add_to_policy(iam.PolicyStatement(
             actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups"], resources=["*"]))
         # Run Command only on instances tagged for Watchkeeper, only with the shell-script document.
-        self.execute.add_to_policy(iam.PolicyStatement(
+        target.add_to_policy(iam.PolicyStatement(
             actions=["ssm:SendCommand"], resources=[self._arn("ec2", "instance/*")],
             conditions={"StringEquals": {"ssm:resourceTag/watchkeeper:managed": "true"}}))
-        self.execute.add_to_policy(iam.PolicyStatement(
+        target.add_to_policy(iam.PolicyStatement(
             actions=["ssm:SendCommand"],
             resources=[self._arn("ssm", "document/AWS-RunShellScript", account=False)]))
         wildcards.append(f"Resource::{self._nag_arn('ec2', 'instance/*')}")
         acknowledge(
-            self.execute.role, "AwsSolutions-IAM5",
+            target.role, "AwsSolutions-IAM5",
             "Remediation is scoped to the catalog's clusters, services and functions; the remaining wildcards are "
             "Lambda alias qualifiers, ASG ARNs' generated ids, instances limited by the watchkeeper:managed tag "
             "condition, and Describe calls without resource-level permissions.",

@@ -116,7 +116,9 @@ def test_approval_waits_for_a_task_token_with_a_timeout(raw):
     assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
     assert state["ResultPath"] == "$.approval"
     catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]
-    assert catches == [(["States.Timeout"], "Approval timed out"), (["States.ALL"], "Record failure and page")]
+    assert catches == [(["States.Timeout", "States.HeartbeatTimeout"], "Approval timed out"),
+                       (["States.ALL"], "Record failure and page")]
+    assert 0 < state["HeartbeatSeconds"] <= state["TimeoutSeconds"]
     assert _definition(raw)["States"]["Approval timed out"]["Next"] == "Page on-call"
 
 
@@ -266,12 +268,13 @@ def test_dead_letter_queues_refuse_plain_http(raw):
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_execute_actions_ships_the_kubernetes_asset(raw):
+def test_only_the_functions_that_act_ship_the_kubernetes_asset(raw):
+    """Execute actions writes; Verify recovery reverts writes when the service does not recover."""
     functions = _of_type(raw, "AWS::Lambda::Function")
-    execute = _function_id(raw, "execute")
+    execute, verify = _function_id(raw, "execute"), _function_id(raw, "verify")
     keys = {k: f["Properties"]["Code"]["S3Key"] for k, f in functions.items()}
     assert len(set(keys.values())) == 2
-    assert [k for k, v in keys.items() if v == keys[execute]] == [execute]
+    assert sorted(k for k, v in keys.items() if v == keys[execute]) == sorted([execute, verify])
 
 
 def test_outputs(template):
