@@ -72,6 +72,12 @@ class ChangeSource(Protocol):
     def changes(self, services: Iterable[str], start: datetime, end: datetime) -> list[ChangeEvent]: ...
 
 
+class ClusterStateSource(Protocol):
+    """A workload's live state (pods, restarts, termination reasons), for evidence only."""
+
+    def workload_state(self, service: Any) -> dict[str, Any] | None: ...
+
+
 class CatalogSource(Protocol):
     def load(self) -> ServiceCatalog: ...
 

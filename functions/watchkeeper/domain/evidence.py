@@ -5,6 +5,7 @@ diagnosis (deterministic or from a model) can only point at evidence that exists
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,6 +13,11 @@ from datetime import datetime, timedelta
 
 from ..models import ChangeEvent, Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
 from ..ports import ChangeSource, LogEvent, LogSource, MetricSource
+
+try:  # the cluster port is optional: only Kubernetes workloads have pods to look at
+    from ..ports import ClusterStateSource
+except ImportError:  # pragma: no cover
+    ClusterStateSource = object  # type: ignore[misc,assignment]
 from . import metrics as metric_analysis
 from .logs.miner import TemplateMiner
 
@@ -28,20 +34,23 @@ class EvidenceBudget:
     max_events_per_group: int = 20000
     max_bytes_per_group: int = 8_000_000
     max_template_items: int = 12
+    new_template_after_change: timedelta = timedelta(minutes=45)
 
 
 @dataclass
 class _Mined:
     stats: dict[str, LogTemplateStat] = field(default_factory=dict)
     times: dict[str, list[datetime]] = field(default_factory=dict)
+    samples: dict[str, str] = field(default_factory=dict)
     first_event: datetime | None = None
     lines: int = 0
 
 
 class EvidenceGatherer:
     def __init__(self, catalog: ServiceCatalog, logs: LogSource, metrics: MetricSource, changes: ChangeSource,
-                 budget: EvidenceBudget | None = None):
+                 budget: EvidenceBudget | None = None, cluster: "ClusterStateSource | None" = None):
         self._catalog = catalog
+        self._cluster = cluster
         self._logs = logs
         self._metrics = metrics
         self._changes = changes
@@ -77,10 +86,38 @@ class EvidenceGatherer:
         evidence = Evidence(window_start=end - b.log_lookback, window_end=end, onset=onset, changes=changes,
                             metrics=summaries, log_lines_read=sum(m.lines for m in mined.values()))
         evidence.templates = [t for m in mined.values() for t in m.stats.values()]
-        evidence.items = _items(incident, evidence, mined, b.max_template_items)
+        evidence.items = _items(incident, evidence, mined, b.max_template_items, b.new_template_after_change)
+        evidence.items += self._cluster_items(incident, len(evidence.items))
         if not mined:
             evidence.notes.append("no log group is known for the incident's services")
         return evidence
+
+
+    def _cluster_items(self, incident: Incident, numbered: int) -> list[EvidenceItem]:
+        """Pods of the incident's workload that restarted, and why (OOMKilled, Error)."""
+        info = self._catalog.get(incident.service)
+        if self._cluster is None or info is None or info.platform != "eks":
+            return []
+        try:
+            state = self._cluster.workload_state(info)
+        except Exception as exc:  # the cluster is context, never a reason to fail the step
+            return [EvidenceItem(id=f"ev-{numbered + 1}", type="cluster", ref=info.target, service=info.name,
+                                 detail=f"cluster state unavailable: {type(exc).__name__}", signals=["unavailable"])]
+        if not state:
+            return []
+        pods = state.get("pods") or []
+        restarted = [p for p in pods if int(p.get("restarts") or 0) > 0]
+        items = []
+        if restarted:
+            reasons = sorted({p.get("last_termination_reason") or "unknown" for p in restarted})
+            restarts = sum(int(p.get("restarts") or 0) for p in restarted)
+            signals = ["restarts"] + [f"terminated:{r}" for r in reasons]
+            items.append(EvidenceItem(
+                id=f"ev-{numbered + len(items) + 1}", type="cluster", ref=f"{info.target}/pods", service=info.name,
+                detail=f"{len(restarted)}/{len(pods)} pods of {info.name} restarted ({restarts} restarts; last "
+                       f"terminated: {', '.join(reasons)}); ready {state.get('ready')}/{state.get('replicas')}",
+                signals=signals))
+        return items
 
 
 def _mine(service: str, events: list[LogEvent]) -> _Mined:
@@ -91,6 +128,7 @@ def _mine(service: str, events: list[LogEvent]) -> _Mined:
     for e in events:
         line = miner.add(e.message)
         times[line.template_id].append(e.at)
+        out.samples[line.template_id] = e.message
         if line.level:
             levels.setdefault(line.template_id, line.level.upper())
     for tid, ts in times.items():
@@ -118,15 +156,42 @@ def _split_at(m: _Mined, onset: datetime) -> None:
         stat.after_onset = len(ts) - stat.before_onset
 
 
+def error_timeline(m: _Mined, bucket: timedelta = timedelta(minutes=1)) -> list[tuple[datetime, int]]:
+    """Error and warning lines per minute, from the first event to the last."""
+    errors = sorted(t for tid, s in m.stats.items() if s.level in ("error", "warn") for t in m.times[tid])
+    if not errors or m.first_event is None:
+        return []
+    start = m.first_event.replace(second=0, microsecond=0)
+    n = int((errors[-1] - start) / bucket) + 1
+    counts = [0] * n
+    for t in errors:
+        counts[int((t - start) / bucket)] += 1
+    return [(start + i * bucket, c) for i, c in enumerate(counts)]
+
+
 def _log_onset(m: _Mined | None) -> datetime | None:
-    """When error lines started to come faster than before, if they did."""
+    """When error lines started to come faster than before (a Poisson change point), if they did."""
     if m is None:
         return None
-    errors = sorted(t for tid, s in m.stats.items() if s.level in ("error", "warn") for t in m.times[tid])
-    if len(errors) < 10:
+    timeline = error_timeline(m)
+    total = sum(c for _, c in timeline)
+    if total < 10 or len(timeline) < 6:
         return None
-    # the start of the densest final stretch: the last 60 % of error lines
-    return errors[int(len(errors) * 0.4)]
+    best, best_gain = None, 0.0
+    prefix = 0
+    for k in range(1, len(timeline)):
+        prefix += timeline[k - 1][1]
+        before_n, after_n = prefix, total - prefix
+        before_t, after_t = k, len(timeline) - k
+        r0, r1 = (before_n + 0.5) / before_t, after_n / after_t
+        if r1 < 3 * r0 or after_n < 5:
+            continue
+        r = total / len(timeline)
+        gain = (before_n * math.log((before_n + 1e-9) / before_t / r) if before_n else 0.0) + \
+            after_n * math.log(after_n / after_t / r)
+        if gain > best_gain:
+            best, best_gain = timeline[k][0], gain
+    return best if best_gain >= 8 else None
 
 
 def is_bursting(stat: LogTemplateStat, onset: datetime, window_start: datetime, window_end: datetime) -> bool:
@@ -137,7 +202,8 @@ def is_bursting(stat: LogTemplateStat, onset: datetime, window_start: datetime, 
     return stat.after_onset >= 3 and rate_after >= 3 * rate_before + 0.05
 
 
-def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templates: int) -> list[EvidenceItem]:
+def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templates: int,
+           new_after: timedelta = timedelta(minutes=45)) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
 
     def add(**kw) -> EvidenceItem:
@@ -167,22 +233,29 @@ def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templ
             signals=[s.shape, "up" if (s.latest or 0) >= (s.baseline or 0) else "down"])
     ranked = []
     for service, m in mined.items():
-        for stat in m.stats.values():
+        span_start = m.first_event or ev.window_start
+        for tid, stat in m.stats.items():
             if stat.level not in ("error", "warn"):
                 continue
             signals = []
-            if ev.onset and is_bursting(stat, ev.onset, m.first_event or ev.window_start, ev.window_end):
+            if ev.onset and is_bursting(stat, ev.onset, span_start, ev.window_end):
                 signals.append("burst")
+            # new: never seen in the first fifth of what was read
+            if stat.first_seen and stat.first_seen - span_start > (ev.window_end - span_start) / 5:
+                signals.append("new")
             for c in ev.changes:
-                if c.service == service and m.first_event and m.first_event < c.at - timedelta(minutes=10) \
-                        and stat.first_seen and stat.first_seen >= c.at:
+                # new since a change: absent before it (with history to tell), first seen soon after it
+                if c.service == service and span_start < c.at - timedelta(minutes=10) and stat.first_seen \
+                        and c.at <= stat.first_seen <= c.at + new_after:
                     signals.append(f"new_since:{c.id}")
-            if not signals:
+            if not signals or signals == ["new"] and stat.count < 3:
                 continue
-            ranked.append((("burst" in signals) + len(signals) * 0.1 + stat.after_onset / 1000, service, stat, signals))
+            ranked.append((("burst" in signals) + len(signals) * 0.1 + stat.after_onset / 1000, service, tid, stat,
+                           signals))
     ranked.sort(key=lambda r: -r[0])
-    for _, service, stat, signals in ranked[:max_templates]:
+    for _, service, tid, stat, signals in ranked[:max_templates]:
+        sample = " ".join(mined[service].samples.get(tid, "").split())[:240]
         add(type="log_template", ref=stat.template_id, service=service, at=stat.first_seen,
             detail=f"{service}: \"{stat.template[:160]}\" x{stat.count} ({stat.before_onset} before onset, "
-                   f"{stat.after_onset} after)", signals=signals)
+                   f"{stat.after_onset} after); e.g. {sample}", signals=signals)
     return items

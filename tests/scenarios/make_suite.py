@@ -1,0 +1,1448 @@
+#!/usr/bin/env python3
+"""Writes the generalization suite under tests/scenarios/suite/ (FORMAT.md bundles).
+
+The six examples share one estate, one wording and one application namespace; these
+bundles vary what the hidden suite varies: platforms (eks, ecs, lambda, ec2, rds), metric
+namespaces and names, log formats, alert sources and wording, and distractors (deploys of
+other services, old deploys of the same service, config and infra changes elsewhere, noisy
+templates that were always there). Deterministic: the same seed writes the same bytes.
+
+    python tests/scenarios/make_suite.py [OUT_DIR]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import shutil
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "suite"
+UTC = timezone.utc
+
+
+# --- small helpers ------------------------------------------------------------------------
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+class Rng(random.Random):
+    def hexid(self, n: int = 16) -> str:
+        return "".join(self.choice("0123456789abcdef") for _ in range(n))
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.getrandbits(128), version=4))
+
+    def ip(self, prefix: str = "10.") -> str:
+        return prefix + ".".join(str(self.randint(1, 254)) for _ in range(4 - prefix.count(".")))
+
+    def slug(self, n: int = 8) -> str:
+        return "".join(self.choice("abcdefghijkmnopqrstuvwxyz0123456789") for _ in range(n))
+
+
+class Log:
+    """Events of one log group; `every` drops events at random gaps between two times."""
+
+    def __init__(self, rng: Rng):
+        self.rng = rng
+        self.events: list[tuple[datetime, str]] = []
+
+    def at(self, t: datetime, *messages: str) -> None:
+        for m in messages:
+            self.events.append((t, m))
+
+    def every(self, start: datetime, end: datetime, mean_gap: float, make) -> None:
+        t = start + timedelta(seconds=self.rng.expovariate(1 / mean_gap))
+        while t < end:
+            out = make(t)
+            if isinstance(out, str):
+                out = [out]
+            for m in out:
+                self.events.append((t, m))
+            t += timedelta(seconds=self.rng.expovariate(1 / mean_gap) + 0.05)
+
+    def text(self, now: datetime) -> str:
+        lines = sorted(((t, m) for t, m in self.events if t < now), key=lambda e: e[0])
+        return "".join(f"{iso_ms(t)} {m}\n" for t, m in lines)
+
+
+def series(rng: Rng, now: datetime, shape, noise: float = 0.03, minutes: int = 180, digits: int = 2):
+    """One point a minute for `minutes` before `now`; shape(minute_index, t) gives the mean."""
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes)
+    pts = []
+    for i in range(minutes):
+        t = start + timedelta(minutes=i)
+        mean = shape(i, t)
+        v = max(0.0, mean * (1 + rng.gauss(0, noise)))
+        pts.append([iso(t), round(v, digits)])
+    return pts
+
+
+def step_at(onset: datetime, before: float, after: float, ramp_minutes: float = 2):
+    def f(i, t):
+        d = (t - onset).total_seconds() / 60
+        if d < 0:
+            return before
+        return before + (after - before) * min(1.0, (d + 1) / max(ramp_minutes, 1))
+    return f
+
+
+def ramp_from(onset: datetime, before: float, per_minute: float, cap: float | None = None):
+    def f(i, t):
+        d = (t - onset).total_seconds() / 60
+        v = before + max(0.0, d) * per_minute
+        return min(v, cap) if cap is not None else v
+    return f
+
+
+def flat(v: float):
+    return lambda i, t: v
+
+
+# --- alert payloads -----------------------------------------------------------------------
+def _threshold_reason(value: float, threshold: float, at: datetime, op: str = "greater than") -> str:
+    return (f"Threshold Crossed: 1 out of the last 1 datapoints [{value} ({at:%d/%m/%y %H:%M:00})] was {op} "
+            f"the threshold ({threshold}) (minimum 1 datapoint for OK -> ALARM transition).")
+
+
+def cw_sns(rng: Rng, account: str, at: datetime, alarm: str, desc: str, namespace: str, metric: str,
+           dims: dict[str, str], value: float, threshold: float, state: str = "ALARM", message_id: str | None = None,
+           op: str = "GreaterThanThreshold") -> dict:
+    arn = f"arn:aws:cloudwatch:us-east-1:{account}:alarm:{alarm}"
+    msg = {"AlarmName": alarm, "AlarmDescription": desc, "AWSAccountId": account,
+           "AlarmConfigurationUpdatedTimestamp": "2026-01-14T10:02:11.000+0000", "NewStateValue": state,
+           "NewStateReason": _threshold_reason(value, threshold, at, "less than" if "Less" in op else "greater than"),
+           "StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "Region": "US East (N. Virginia)",
+           "AlarmArn": arn, "OldStateValue": "OK" if state == "ALARM" else "ALARM", "OKActions": [],
+           "AlarmActions": [f"arn:aws:sns:us-east-1:{account}:ops-alarms"], "InsufficientDataActions": [],
+           "Trigger": {"MetricName": metric, "Namespace": namespace, "StatisticType": "Statistic",
+                       "Statistic": "AVERAGE", "Unit": None,
+                       "Dimensions": [{"value": v, "name": k} for k, v in dims.items()], "Period": 60,
+                       "EvaluationPeriods": 3, "DatapointsToAlarm": 2, "ComparisonOperator": op,
+                       "Threshold": threshold, "TreatMissingData": "missing", "EvaluateLowSampleCountPercentile": ""}}
+    return {"source": "cloudwatch-sns", "received_at": iso(at + timedelta(seconds=2)), "payload": {
+        "Type": "Notification", "MessageId": message_id or rng.uid(),
+        "TopicArn": f"arn:aws:sns:us-east-1:{account}:ops-alarms",
+        "Subject": f"{state}: \"{alarm}\" in US East (N. Virginia)", "Message": json.dumps(msg),
+        "Timestamp": iso_ms(at + timedelta(seconds=1)), "SignatureVersion": "1", "Signature": "EXAMPLE==",
+        "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+        "UnsubscribeUrl": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:{account}:ops-alarms:1",
+        "MessageAttributes": {}}}
+
+
+def cw_event(rng: Rng, account: str, at: datetime, alarm: str, desc: str, namespace: str, metric: str,
+             dims: dict[str, str], value: float, threshold: float, state: str = "ALARM", event_id: str | None = None) -> dict:
+    return {"source": "cloudwatch-eventbridge", "received_at": iso(at + timedelta(seconds=3)), "payload": {
+        "version": "0", "id": event_id or rng.uid(), "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": account, "time": iso(at), "region": "us-east-1",
+        "resources": [f"arn:aws:cloudwatch:us-east-1:{account}:alarm:{alarm}"],
+        "detail": {"alarmName": alarm,
+                   "state": {"value": state, "reason": _threshold_reason(value, threshold, at),
+                             "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")},
+                   "previousState": {"value": "OK" if state == "ALARM" else "ALARM", "reason": "recovered",
+                                     "timestamp": "2026-01-02T08:00:00.000+0000"},
+                   "configuration": {"description": desc, "metrics": [{
+                       "id": rng.hexid(12), "metricStat": {"metric": {"namespace": namespace, "name": metric,
+                                                                      "dimensions": dims},
+                                                           "period": 60, "stat": "Average"},
+                       "returnData": True}]}}}}
+
+
+def pagerduty(rng: Rng, at: datetime, title: str, service: str, key: str, incident: str, number: int,
+              event_id: str | None = None, event_type: str = "incident.triggered", priority: str = "P2",
+              urgency: str = "high", domain: str = "acme") -> dict:
+    return {"source": "pagerduty", "received_at": iso(at + timedelta(seconds=2)), "payload": {"event": {
+        "id": event_id or rng.uid(), "event_type": event_type, "resource_type": "incident",
+        "occurred_at": iso_ms(at), "agent": None, "client": {"name": "Monitoring"},
+        "data": {"id": incident, "type": "incident", "self": f"https://api.pagerduty.com/incidents/{incident}",
+                 "html_url": f"https://{domain}.pagerduty.com/incidents/{incident}", "number": number,
+                 "status": "resolved" if event_type == "incident.resolved" else "triggered",
+                 "incident_key": key, "created_at": iso(at), "title": title,
+                 "service": {"id": "P" + rng.hexid(6).upper(), "summary": service, "type": "service_reference"},
+                 "assignees": [], "escalation_policy": {"id": "PEP01", "summary": "Primary", "type": "escalation_policy_reference"},
+                 "teams": [], "priority": {"summary": priority}, "urgency": urgency,
+                 "conference_bridge": None, "resolve_reason": None}}}}
+
+
+def grafana(rng: Rng, at: datetime, alertname: str, labels: dict[str, str], summary: str, description: str,
+            value: float, status: str = "firing", starts: datetime | None = None) -> dict:
+    fp = hashlib.sha256((alertname + json.dumps(labels, sort_keys=True)).encode()).hexdigest()[:16]
+    all_labels = {"alertname": alertname, **labels}
+    alert = {"status": status, "labels": all_labels,
+             "annotations": {"summary": summary, "description": description},
+             "startsAt": iso(starts or at - timedelta(seconds=30)),
+             "endsAt": iso(at) if status == "resolved" else "0001-01-01T00:00:00Z",
+             "generatorURL": f"https://grafana.example.net/alerting/grafana/{fp[:10]}/view", "fingerprint": fp,
+             "values": {"A": value, "C": 1}}
+    return {"source": "grafana", "received_at": iso(at), "payload": {
+        "receiver": "oncall-bot", "status": status, "orgId": 1, "alerts": [alert],
+        "groupLabels": {"alertname": alertname}, "commonLabels": all_labels,
+        "commonAnnotations": alert["annotations"], "externalURL": "https://grafana.example.net/", "version": "1",
+        "groupKey": f"{{}}:{{alertname=\"{alertname}\"}}", "truncatedAlerts": 0,
+        "title": f"[{status.upper()}:1] {alertname}", "state": "alerting" if status == "firing" else "ok",
+        "message": f"{summary}\n{description}"}}
+
+
+def datadog(rng: Rng, at: datetime, title: str, tags: str, metric: str, query: str, body: str,
+            transition: str = "Triggered", alert_id: str | None = None, event_id: str | None = None,
+            priority: str = "normal") -> dict:
+    ms = str(int(at.timestamp() * 1000))
+    return {"source": "datadog", "received_at": iso(at + timedelta(seconds=4)), "payload": {
+        "id": event_id or str(rng.getrandbits(62)), "title": (f"[{transition}] " if transition != "Triggered" else "[Triggered] ") + title,
+        "date": ms, "last_updated": ms, "event_type": "query_alert_monitor",
+        "body": f"%%%\n{body}\n\n@webhook-oncall-bot\n%%%", "priority": priority, "tags": tags,
+        "alert_id": alert_id or str(rng.randint(10_000_000, 99_999_999)), "alert_transition": transition,
+        "alert_type": "success" if transition == "Recovered" else "error", "alert_metric": metric,
+        "alert_query": query, "alert_scope": ",".join(t for t in tags.split(",")[:2]),
+        "alert_status": f"{metric} crossed its threshold", "org": {"id": "4242", "name": "Example Org"},
+        "aggreg_key": rng.hexid(32), "hostname": ""}}
+
+
+# --- log formats --------------------------------------------------------------------------
+def j(t: datetime, level: str, msg: str, **fields) -> str:
+    """JSON with `severity` / `message` keys (structlog / Cloud Logging style)."""
+    return json.dumps({"timestamp": iso_ms(t), "severity": level.upper(), "message": msg, **fields},
+                      separators=(",", ":"))
+
+
+def lf(level: str, msg: str, **fields) -> str:
+    """logfmt with `lvl` and `msg`."""
+    parts = [f"lvl={level.lower()}", f"msg={json.dumps(msg)}"]
+    for k, v in fields.items():
+        v = str(v)
+        parts.append(f"{k}={json.dumps(v) if (' ' in v or '=' in v or not v) else v}")
+    return " ".join(parts)
+
+
+def spring(t: datetime, level: str, thread: str, logger: str, msg: str) -> str:
+    return f"{t:%Y-%m-%d %H:%M:%S}.{t.microsecond // 1000:03d} {level.upper():>5} 1 --- [{thread}] {logger} : {msg}"
+
+
+def nginx(rng: Rng, t: datetime, method: str, path: str, status: int, secs: float) -> str:
+    return (f"{rng.ip('10.40.')} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] \"{method} {path} HTTP/1.1\" {status} "
+            f"{rng.randint(180, 4200)} \"-\" \"{rng.choice(['okhttp/4.12.0', 'Mozilla/5.0', 'python-requests/2.31'])}\" {secs:.3f}")
+
+
+def pg(t: datetime, rng: Rng, level: str, msg: str, user: str = "app", db: str = "app") -> str:
+    return f"{t:%Y-%m-%d %H:%M:%S} UTC:{rng.ip('10.60.')}({rng.randint(30000, 60000)}):{user}@{db}:[{rng.randint(1000, 30000)}]:{level}:  {msg}"
+
+
+# --- the estate ---------------------------------------------------------------------------
+def svc(name, kind, platform, log_group=None, depends_on=(), **kw) -> dict:
+    d = {"name": name, "kind": kind, "platform": platform}
+    d.update(kw)
+    if log_group:
+        d["log_group"] = log_group
+    d["depends_on"] = list(depends_on)
+    return d
+
+
+def change(cid, kind, service, at, source, author, description, revision=None, previous=None, sha=None) -> dict:
+    d = {"id": cid, "kind": kind, "service": service, "at": iso(at)}
+    if revision is not None:
+        d["revision"] = str(revision)
+        d["previous_revision"] = str(previous if previous is not None else int(revision) - 1)
+    if sha:
+        d["sha"] = sha
+    d.update(author=author, description=description, source=source)
+    return d
+
+
+def write(bundle: dict, logs: dict[str, tuple[str, Log]]) -> None:
+    d = OUT / bundle["name"]
+    if d.exists():
+        shutil.rmtree(d)
+    (d / "logs").mkdir(parents=True)
+    now = parse(bundle["now"])
+    bundle["logs"] = []
+    for file, (group, log) in logs.items():
+        (d / "logs" / file).write_text(log.text(now))
+        bundle["logs"].append({"log_group": group, "file": f"logs/{file}"})
+    order = ["name", "description", "now", "account", "region", "services", "alerts", "changes", "logs", "metrics",
+             "cluster", "expected"]
+    doc = {k: bundle[k] for k in order if k in bundle}
+    text = "# Generated by tests/scenarios/make_suite.py; format: ../../FORMAT.md (shared/scenarios)\n"
+    text += yaml.safe_dump(doc, sort_keys=False, width=140, default_flow_style=None, allow_unicode=True)
+    (d / "scenario.yaml").write_text(text)
+
+
+def access_noise(rng: Rng, log: Log, start: datetime, end: datetime, fmt: str, paths: list[str], gap: float = 25,
+                 slow_after: datetime | None = None, err_after: datetime | None = None, err_share: float = 0.0,
+                 latency: tuple[float, float] = (20, 180), slow_factor: float = 1.0) -> None:
+    """Successful request lines, optionally slower / failing after a moment."""
+    def make(t):
+        path = rng.choice(paths).replace("{id}", rng.slug(8)).replace("{n}", str(rng.randint(1000, 99999)))
+        ms = rng.uniform(*latency) * (slow_factor if slow_after and t >= slow_after else 1)
+        status = 200
+        if err_after and t >= err_after and rng.random() < err_share:
+            status = rng.choice([500, 502, 503])
+        method = "POST" if "orders" in path or "payments" in path or "jobs" in path else "GET"
+        if fmt == "json":
+            return j(t, "info", "request finished", http_method=method, url=path, status_code=status,
+                     elapsed_ms=round(ms, 1), trace_id=rng.hexid(32))
+        if fmt == "logfmt":
+            return lf("info", "handled request", method=method, route=path, code=status, took=f"{ms:.1f}ms",
+                      req=rng.hexid(12))
+        if fmt == "spring":
+            return spring(t, "INFO", f"http-nio-8080-exec-{rng.randint(1, 40)}", "o.a.c.c.AccessLog",
+                          f"{method} {path} -> {status} in {ms:.0f} ms")
+        return nginx(rng, t, method, path, status, ms / 1000)
+    log.every(start, end, gap * 2.5, make)
+
+
+# ==========================================================================================
+# The scenarios
+# ==========================================================================================
+SCENARIOS = []
+
+
+def scenario(fn):
+    SCENARIOS.append(fn)
+    return fn
+
+
+@scenario
+def ledger_ecs_bad_deploy():
+    """ECS deploy (new task definition) -> 5xx and a new exception template; noisy old errors."""
+    rng = Rng(101)
+    now = parse("2026-03-04T16:22:10Z")
+    acct = "310274119852"
+    deploy_at = now - timedelta(minutes=19)
+    onset = deploy_at + timedelta(minutes=3)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("ledger-api", "api", "ecs", "/ecs/fin-prod/ledger-api", ["fx-rates", "ledger-db"], workload="ledger-api",
+            cluster="fin-prod"),
+        svc("fx-rates", "api", "ecs", "/ecs/fin-prod/fx-rates", [], workload="fx-rates", cluster="fin-prod"),
+        svc("ledger-db", "database", "rds", "/aws/rds/instance/ledger-db/postgresql", [], workload="ledger-db"),
+        svc("statement-batch", "batch", "lambda", "/aws/lambda/statement-batch", ["ledger-api"],
+            workload="statement-batch"),
+        svc("web-portal", "frontend", "ecs", "/ecs/fin-prod/web-portal", ["ledger-api"], workload="web-portal",
+            cluster="fin-prod"),
+    ]
+    api = Log(rng)
+    paths = ["/api/v2/accounts/{id}/balance", "/api/v2/accounts/{id}/entries", "/api/v2/transfers/{id}",
+             "/api/v2/journal?page={n}"]
+    access_noise(rng, api, start, now, "spring", paths, gap=9, err_after=onset, err_share=0.12)
+    # noisy template that has always been there
+    api.every(start, now, 240, lambda t: spring(t, "WARN", "scheduling-1", "c.a.l.s.ReconcileJob",
+                                                f"Reconciliation lag {rng.randint(2, 9)}s exceeds soft limit"))
+    api.every(start, now, 420, lambda t: spring(t, "ERROR", f"http-nio-8080-exec-{rng.randint(1, 40)}",
+                                                "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
+                                                "Client aborted request: java.io.IOException: Broken pipe"))
+
+    def npe(t):
+        tid = f"http-nio-8080-exec-{rng.randint(1, 40)}"
+        return [spring(t, "ERROR", tid, "c.a.l.web.ApiExceptionHandler",
+                       f"Unhandled exception on POST /api/v2/transfers/{rng.slug(8)}"),
+                "java.lang.NullPointerException: Cannot invoke \"java.math.BigDecimal.scale()\" because \"amount.fee\" is null",
+                "\tat com.acme.ledger.transfer.FeeCalculator.apply(FeeCalculator.java:88)",
+                "\tat com.acme.ledger.transfer.TransferService.post(TransferService.java:141)"]
+    api.every(onset, now, 14, npe)
+    api.at(deploy_at + timedelta(seconds=40), spring(deploy_at + timedelta(seconds=40), "INFO", "main",
+                                                     "c.a.l.LedgerApplication", "Started LedgerApplication in 11.2 seconds (process running for 12.0)"))
+    fx = Log(rng)
+    access_noise(rng, fx, start, now, "json", ["/rates/{id}", "/rates/latest"], gap=40)
+    portal = Log(rng)
+    access_noise(rng, portal, start, now, "nginx", ["/app/home", "/app/accounts/{id}"], gap=30)
+    portal.every(onset + timedelta(minutes=1), now, 60, lambda t: nginx(rng, t, "POST", f"/app/transfer/{rng.slug(6)}", 502, 0.8))
+    metrics = [
+        {"service": "ledger-api", "namespace": "Fin/Ledger", "name": "HTTPServerErrors", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 2, 64), noise=0.15, digits=0)},
+        {"service": "ledger-api", "namespace": "Fin/Ledger", "name": "RequestLatencyP95", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 140, 165), noise=0.05)},
+        {"service": "ledger-api", "namespace": "Fin/Ledger", "name": "Requests", "unit": "Count",
+         "points": series(rng, now, flat(3900), noise=0.04, digits=0)},
+        {"service": "ledger-api", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(31), noise=0.06)},
+        {"service": "ledger-api", "namespace": "AWS/ECS", "name": "MemoryUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(48), noise=0.02)},
+    ]
+    a1 = now
+    alerts = [
+        cw_event(rng, acct, a1, "ledger-api-server-errors", "Server errors of ledger-api above 30 per minute",
+                 "Fin/Ledger", "HTTPServerErrors", {"ServiceName": "ledger-api", "Stage": "prod"}, 64, 30),
+        pagerduty(rng, a1 + timedelta(seconds=25), "ALARM: ledger-api-server-errors", "Ledger API",
+                  "ledger-api/server-errors", "Q1LEDG0001", 3001, domain="acmefin", priority="P1"),
+        cw_event(rng, acct, a1 + timedelta(minutes=2), "web-portal-latency", "p95 latency of web-portal above 2s",
+                 "Fin/Portal", "LatencyP95", {"ServiceName": "web-portal"}, 1.2, 2.0, state="OK"),
+        pagerduty(rng, a1 + timedelta(minutes=3), "ALARM: ledger-api-server-errors", "Ledger API",
+                  "ledger-api/server-errors", "Q1LEDG0001", 3001, domain="acmefin", priority="P1",
+                  event_id=None, event_type="incident.escalated"),
+    ]
+    changes = [
+        change("ecs-ledger-api-td-57", "deploy", "ledger-api", now - timedelta(hours=20, minutes=12), "ecs", "mo",
+               "Task definition ledger-api:57 (image ledger-api:4be1f02)", 57, 56, "4be1f02"),
+        change("cfg-fx-rates-12", "config", "fx-rates", now - timedelta(hours=2, minutes=40), "appconfig", "li",
+               "AppConfig fx-rates/prod: profile rate-sources v12", 12, 11),
+        change("infra-net-0304", "infra", "web-portal", now - timedelta(hours=1, minutes=5), "github", "ops-bot",
+               "terraform: add VPC endpoint for STS"),
+        change("ecs-fx-rates-td-210", "deploy", "fx-rates", now - timedelta(minutes=48), "ecs", "ravi",
+               "Task definition fx-rates:210 (image fx-rates:77aa0c1)", 210, 209, "77aa0c1"),
+        change("ecs-ledger-api-td-58", "deploy", "ledger-api", deploy_at, "ecs", "juno",
+               "Task definition ledger-api:58 (image ledger-api:c91d5e3)", 58, 57, "c91d5e3"),
+    ]
+    write({"name": "ledger-ecs-bad-deploy", "description": "ledger-api on ECS: task definition 58 ships a NullPointerException on transfers; server errors jump three minutes after the rollout. Noisy broken-pipe and reconciliation templates were always there.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "ledger-api", "alerts": 3, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "ecs-ledger-api-td-58",
+                                       "remediation": "rollback_deployment",
+                                       "forbidden": ["scale_service", "restart_pods", "revert_config"]}]}},
+          {"ledger-api.log": ("/ecs/fin-prod/ledger-api", api), "fx-rates.log": ("/ecs/fin-prod/fx-rates", fx),
+           "web-portal.log": ("/ecs/fin-prod/web-portal", portal)})
+
+
+@scenario
+def thumbnailer_lambda_bad_deploy():
+    """A Lambda version published and the alias moved: errors and duration climb."""
+    rng = Rng(202)
+    now = parse("2026-05-18T09:41:00Z")
+    acct = "448812093317"
+    deploy_at = now - timedelta(minutes=26)
+    onset = deploy_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("thumbnailer", "worker", "lambda", "/aws/lambda/media-thumbnailer", ["media-bucket-events"],
+            workload="media-thumbnailer"),
+        svc("media-bucket-events", "queue", "lambda", None, [], workload="media-events-router"),
+        svc("gallery-api", "api", "eks", "/eks/media/gallery-api", ["thumbnailer"], namespace="media",
+            workload="gallery-api", cluster="media-eks"),
+    ]
+    log = Log(rng)
+
+    def invocation(t, version, fail):
+        rid = rng.uid()
+        out = [f"START RequestId: {rid} Version: {version}"]
+        if fail:
+            out += [f"[ERROR]\t{iso_ms(t)}\t{rid}\tUnsupportedImageFormat: cannot decode HEIC input: libheif not found in /opt/lib",
+                    "Traceback (most recent call last):",
+                    "  File \"/var/task/handler.py\", line 42, in handle",
+                    "    img = decode(body)",
+                    "  File \"/var/task/thumbs/codec.py\", line 17, in decode",
+                    "    raise UnsupportedImageFormat(\"cannot decode HEIC input: libheif not found in /opt/lib\")"]
+            dur = rng.uniform(2400, 5800)
+        else:
+            out.append(f"[INFO]\t{iso_ms(t)}\t{rid}\tResized s3://media-uploads/{rng.slug(10)}.jpg to 3 sizes")
+            dur = rng.uniform(180, 900)
+        out += [f"END RequestId: {rid}",
+                f"REPORT RequestId: {rid}\tDuration: {dur:.2f} ms\tBilled Duration: {math.ceil(dur)} ms\tMemory Size: 1024 MB\tMax Memory Used: {rng.randint(180, 260)} MB"]
+        return out
+
+    log.every(start, deploy_at, 45, lambda t: invocation(t, 33, False))
+    log.every(deploy_at, now, 30, lambda t: invocation(t, 34, t >= onset and rng.random() < 0.45))
+    log.every(start, now, 900, lambda t: f"[WARNING]\t{iso_ms(t)}\t{rng.uid()}\tS3 GetObject retry 1/3: SlowDown")
+    gal = Log(rng)
+    access_noise(rng, gal, start, now, "logfmt", ["/albums/{id}", "/photos/{id}/thumb"], gap=30)
+    metrics = [
+        {"service": "thumbnailer", "namespace": "AWS/Lambda", "name": "Errors", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0.2, 1.4), noise=0.2)},
+        {"service": "thumbnailer", "namespace": "AWS/Lambda", "name": "Duration", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 520, 1900), noise=0.08)},
+        {"service": "thumbnailer", "namespace": "AWS/Lambda", "name": "Invocations", "unit": "Count",
+         "points": series(rng, now, flat(3.0), noise=0.1)},
+        {"service": "thumbnailer", "namespace": "AWS/Lambda", "name": "Throttles", "unit": "Count",
+         "points": series(rng, now, flat(0.0), noise=0)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "thumbnailer-errors", "Lambda media-thumbnailer reports errors", "AWS/Lambda", "Errors",
+               {"FunctionName": "media-thumbnailer", "Resource": "media-thumbnailer:live"}, 1.4, 0.5),
+        cw_sns(rng, acct, now + timedelta(minutes=1, seconds=10), "thumbnailer-duration-p90",
+               "Lambda media-thumbnailer p90 duration above 1500 ms", "AWS/Lambda", "Duration",
+               {"FunctionName": "media-thumbnailer"}, 2100, 1500),
+    ]
+    changes = [
+        change("lambda-media-thumbnailer-v33", "deploy", "thumbnailer", now - timedelta(hours=21), "lambda", "deploybot",
+               "Publish version 33 of media-thumbnailer; alias live -> 33", 33, 32, "8e0a1d2"),
+        change("deploy-gallery-api-812", "deploy", "gallery-api", now - timedelta(minutes=95), "kubernetes", "ines",
+               "Show album cover picker", 812, 811, "aa01fe3"),
+        change("lambda-media-thumbnailer-v34", "deploy", "thumbnailer", deploy_at, "lambda", "deploybot",
+               "Publish version 34 of media-thumbnailer; alias live -> 34", 34, 33, "f3c9b70"),
+    ]
+    write({"name": "thumbnailer-lambda-bad-deploy", "description": "Lambda version 34 lost the HEIC codec layer; errors and duration step up a minute after alias live moved to it.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "thumbnailer", "alerts": 2, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "lambda-media-thumbnailer-v34",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service"]}]}},
+          {"thumbnailer.log": ("/aws/lambda/media-thumbnailer", log), "gallery-api.log": ("/eks/media/gallery-api", gal)})
+
+
+@scenario
+def quotes_config_latency():
+    """A timeout / cache setting changed in AppConfig: latency climbs; a deploy hours earlier is innocent."""
+    rng = Rng(303)
+    now = parse("2026-10-07T13:05:30Z")
+    acct = "901244778210"
+    cfg_at = now - timedelta(minutes=14)
+    onset = cfg_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("quote-engine", "api", "eks", "/eks/prod/pricing/quote-engine", ["rate-cache", "carrier-gateway"],
+            namespace="pricing", workload="quote-engine", cluster="core-eks"),
+        svc("rate-cache", "cache", "ec2", "/ec2/prod/rate-cache", [], workload="rate-cache-asg"),
+        svc("carrier-gateway", "api", "ecs", "/ecs/prod/carrier-gateway", [], workload="carrier-gateway",
+            cluster="core-ecs"),
+        svc("booking-web", "frontend", "eks", "/eks/prod/web/booking-web", ["quote-engine"], namespace="web",
+            workload="booking-web", cluster="core-eks"),
+    ]
+    log = Log(rng)
+
+    def req(t):
+        slow = t >= onset
+        ms = rng.uniform(900, 2600) if slow else rng.uniform(40, 160)
+        return j(t, "info", "quote computed", route="/v3/quotes", lane=f"{rng.choice(['US', 'CA', 'MX'])}-{rng.randint(10, 99)}",
+                 cache="miss" if slow else rng.choice(["hit", "hit", "hit", "miss"]), elapsed_ms=round(ms, 1))
+    log.every(start, now, 20, req)
+    log.every(start, now, 300, lambda t: j(t, "warning", "carrier feed stale, using cached tariffs",
+                                           carrier=rng.choice(["dhl", "ups", "fedex"]), age_s=rng.randint(300, 900)))
+    log.every(onset, now, 25, lambda t: j(t, "warning", "rate cache bypassed: cache.mode=off, querying carrier-gateway directly",
+                                          lane=f"US-{rng.randint(10, 99)}"))
+    log.at(cfg_at + timedelta(seconds=20), j(cfg_at + timedelta(seconds=20), "info",
+                                             "configuration reloaded from AppConfig", profile="quote-engine-runtime", version="19"))
+    cg = Log(rng)
+    access_noise(rng, cg, start, now, "json", ["/carriers/{id}/rates"], gap=40)
+    cg.every(onset, now, 20, lambda t: j(t, "info", "request finished", http_method="GET", url=f"/carriers/{rng.slug(4)}/rates",
+                                         status_code=200, elapsed_ms=round(rng.uniform(800, 2000), 1), trace_id=rng.hexid(32)))
+    metrics = [
+        {"service": "quote-engine", "namespace": "Pricing/Quotes", "name": "quote_latency_p99_ms", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 180, 2300), noise=0.06)},
+        {"service": "quote-engine", "namespace": "Pricing/Quotes", "name": "quotes_per_minute", "unit": "Count",
+         "points": series(rng, now, flat(1800), noise=0.04, digits=0)},
+        {"service": "quote-engine", "namespace": "Pricing/Quotes", "name": "quote_failures", "unit": "Count",
+         "points": series(rng, now, flat(3), noise=0.3, digits=0)},
+        {"service": "quote-engine", "namespace": "ContainerInsights", "name": "pod_cpu_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(28), noise=0.05)},
+        {"service": "quote-engine", "namespace": "ContainerInsights", "name": "pod_memory_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(51), noise=0.02)},
+    ]
+    alerts = [
+        grafana(rng, now, "QuoteLatencyHigh", {"service": "quote-engine", "severity": "page", "env": "production"},
+                "quote-engine p99 latency 2.3 s", "p99 quote latency above 1 s for 5 minutes", 2300),
+        datadog(rng, now + timedelta(minutes=2), "quote-engine response time is elevated",
+                "service:quote-engine,env:production,team:pricing", "trace.http.request.duration",
+                "avg(last_5m):p99:trace.http.request.duration{service:quote-engine} > 1",
+                "quote-engine p99 response time is 2.28 s"),
+        grafana(rng, now + timedelta(minutes=5), "QuoteLatencyHigh", {"service": "quote-engine", "severity": "page", "env": "production"},
+                "quote-engine p99 latency 2.4 s", "p99 quote latency above 1 s for 5 minutes", 2400),
+    ]
+    changes = [
+        change("deploy-quote-engine-1207", "deploy", "quote-engine", now - timedelta(hours=5, minutes=10), "kubernetes",
+               "nadia", "Add Mexican lanes to quote matrix", 1207, 1206, "0f9e2c4"),
+        change("cfg-booking-web-88", "config", "booking-web", now - timedelta(minutes=35), "ssm", "theo",
+               "Update SSM parameter /prod/booking-web/FEATURE_NEW_CHECKOUT: false -> true", 88, 87),
+        change("cfg-quote-engine-19", "config", "quote-engine", cfg_at, "appconfig", "nadia",
+               "AppConfig quote-engine/prod: profile quote-engine-runtime v19 (Linear 20% every 1m)", 19, 18),
+        change("infra-core-eks-1007", "infra", "booking-web", now - timedelta(hours=3, minutes=30), "github", "platform",
+               "terraform: upgrade core-eks node group AMI"),
+    ]
+    write({"name": "quotes-config-latency", "description": "AppConfig v19 of quote-engine turned the rate cache off; every quote now calls the carriers and p99 climbs from 180 ms to 2.3 s.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "cluster": {"deployments": [
+               {"namespace": "pricing", "name": "quote-engine", "replicas": 4, "ready": 4, "revision": "1207",
+                "image": f"{acct}.dkr.ecr.us-east-1.amazonaws.com/pricing/quote-engine:0f9e2c4", "memory_limit": "1Gi", "cpu_limit": "1"},
+               {"namespace": "web", "name": "booking-web", "replicas": 3, "ready": 3, "revision": "51",
+                "image": f"{acct}.dkr.ecr.us-east-1.amazonaws.com/web/booking-web:1d2e3f4", "memory_limit": "512Mi", "cpu_limit": "500m"}],
+               "pods": [{"namespace": "pricing", "name": f"quote-engine-6b7c9d-{rng.slug(5)}", "deployment": "quote-engine",
+                         "phase": "Running", "restarts": 0, "last_termination_reason": None} for _ in range(4)]},
+           "expected": {"incidents": [{"service": "quote-engine", "alerts": 3, "category": "performance",
+                                       "root_cause": "config_change", "culprit": "cfg-quote-engine-19",
+                                       "remediation": "revert_config",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"quote-engine.log": ("/eks/prod/pricing/quote-engine", log),
+           "carrier-gateway.log": ("/ecs/prod/carrier-gateway", cg)})
+
+
+@scenario
+def transcoder_ecs_memory_leak():
+    """Memory of an ECS worker climbs for hours; no deploy of it in the last day."""
+    rng = Rng(404)
+    now = parse("2026-01-21T04:12:45Z")
+    acct = "120399845521"
+    leak_start = now - timedelta(hours=2, minutes=50)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("transcoder", "worker", "ecs", "/ecs/media-prod/transcoder", ["job-queue"], workload="transcoder-svc",
+            cluster="media-prod"),
+        svc("job-queue", "queue", "ec2", None, [], workload="job-queue-asg"),
+        svc("upload-api", "api", "ecs", "/ecs/media-prod/upload-api", ["job-queue"], workload="upload-api",
+            cluster="media-prod"),
+    ]
+    log = Log(rng)
+
+    def job(t):
+        return lf("info", "job done", job=rng.uid(), codec=rng.choice(["h264", "vp9", "av1"]),
+                  secs=f"{rng.uniform(3, 40):.1f}")
+    log.every(start, now, 15, job)
+    log.every(start, now, 600, lambda t: lf("error", "job failed, will retry", job=rng.uid(),
+                                            err="input stream ended early (truncated upload)"))
+
+    def heap(t):
+        mb = 900 + (t - leak_start).total_seconds() / 60 * 9
+        return lf("warn", "resident memory above soft limit", rss_mb=int(mb), soft_limit_mb=1536,
+                  frames_cached=int(mb * 37))
+    log.every(now - timedelta(minutes=70), now, 50, heap)
+    up = Log(rng)
+    access_noise(rng, up, start, now, "nginx", ["/v1/uploads", "/v1/uploads/{id}"], gap=30)
+    metrics = [
+        {"service": "transcoder", "namespace": "AWS/ECS", "name": "MemoryUtilization", "unit": "Percent",
+         "points": series(rng, now, ramp_from(leak_start, 44, 0.27), noise=0.01)},
+        {"service": "transcoder", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(57), noise=0.07)},
+        {"service": "transcoder", "namespace": "MediaPipeline", "name": "JobsCompleted", "unit": "Count",
+         "points": series(rng, now, flat(4), noise=0.2, digits=0)},
+        {"service": "transcoder", "namespace": "MediaPipeline", "name": "JobLatencySeconds", "unit": "Seconds",
+         "points": series(rng, now, flat(21), noise=0.1)},
+    ]
+    alerts = [
+        datadog(rng, now, "Memory usage high on transcoder", "service:transcoder,env:prod,ecs_cluster:media-prod",
+                "aws.ecs.memory_utilization", "avg(last_10m):avg:aws.ecs.memory_utilization{servicename:transcoder-svc} > 85",
+                "transcoder memory utilization is 89.6%"),
+        datadog(rng, now + timedelta(minutes=4), "CPU usage high on upload-api", "service:upload-api,env:prod",
+                "aws.ecs.cpuutilization", "avg(last_5m):avg:aws.ecs.cpuutilization{servicename:upload-api} > 80",
+                "upload-api CPU is 41%", transition="Recovered"),
+        datadog(rng, now + timedelta(minutes=6), "Memory usage high on transcoder", "service:transcoder,env:prod,ecs_cluster:media-prod",
+                "aws.ecs.memory_utilization", "avg(last_10m):avg:aws.ecs.memory_utilization{servicename:transcoder-svc} > 85",
+                "transcoder memory utilization is 91.2%", transition="Re-Triggered"),
+    ]
+    changes = [
+        change("upload-api-td-77", "deploy", "upload-api", now - timedelta(hours=2, minutes=58), "ecs", "kim",
+               "Task definition upload-api:77", 77, 76, "9a8b7c6"),
+        change("infra-media-0121", "infra", "transcoder", now - timedelta(hours=9), "github", "platform",
+               "terraform: enable container insights on media-prod"),
+        change("cfg-upload-api-5", "config", "upload-api", now - timedelta(hours=1, minutes=15), "ssm", "kim",
+               "Update SSM parameter /prod/upload-api/MAX_UPLOAD_MB: 500 -> 750", 5, 4),
+    ]
+    write({"name": "transcoder-ecs-memory-leak", "description": "transcoder (ECS) caches decoded frames without bound; memory ramps for three hours; nothing of it was deployed in the last day.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "transcoder", "alerts": 2, "category": "resource",
+                                       "root_cause": "memory_leak", "culprit": None, "remediation": "restart_pods",
+                                       "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"transcoder.log": ("/ecs/media-prod/transcoder", log), "upload-api.log": ("/ecs/media-prod/upload-api", up)})
+
+
+@scenario
+def feeds_eks_oomkilled():
+    """Pods OOMKilled and restarting: the memory series is a sawtooth, the cluster says OOMKilled."""
+    rng = Rng(505)
+    now = parse("2026-12-02T22:31:05Z")
+    acct = "702155339981"
+    start = now - timedelta(hours=3)
+    services = [
+        svc("feed-builder", "worker", "eks", "/eks/content/feed-builder", ["article-store"], namespace="content",
+            workload="feed-builder", cluster="content-eks"),
+        svc("article-store", "database", "rds", "/aws/rds/instance/article-store/postgresql", [], workload="article-store"),
+        svc("reader-api", "api", "eks", "/eks/content/reader-api", ["feed-builder", "article-store"],
+            namespace="content", workload="reader-api", cluster="content-eks"),
+    ]
+    log = Log(rng)
+    log.every(start, now, 12, lambda t: f"INFO  feed_builder.worker: built feed user={rng.randint(10**6, 10**7)} items={rng.randint(20, 200)} in {rng.randint(30, 400)}ms")
+    log.every(start, now, 500, lambda t: f"WARN  feed_builder.ranker: ranking model cache miss, loading weights from s3://ml-artifacts/ranker/{rng.slug(6)}")
+    restarts = [now - timedelta(minutes=m) for m in (131, 88, 47, 9)]
+    for r in restarts:
+        log.at(r - timedelta(seconds=30), f"WARN  feed_builder.worker: memory pressure, rss={rng.randint(1880, 2010)}MiB of 2048MiB")
+        log.at(r + timedelta(seconds=12), "INFO  feed_builder.main: starting feed-builder 5.2.1 (pid 1)")
+
+    def mem(i, t):
+        last = max((r for r in restarts if r <= t), default=start - timedelta(minutes=20))
+        return min(97.0, 38 + (t - last).total_seconds() / 60 * 1.45)
+    ra = Log(rng)
+    access_noise(rng, ra, start, now, "logfmt", ["/feed", "/articles/{id}"], gap=30)
+    metrics = [
+        {"service": "feed-builder", "namespace": "ContainerInsights", "name": "pod_memory_utilization_over_pod_limit",
+         "unit": "Percent", "points": series(rng, now, mem, noise=0.01)},
+        {"service": "feed-builder", "namespace": "ContainerInsights", "name": "pod_cpu_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(36), noise=0.08)},
+        {"service": "feed-builder", "namespace": "ContainerInsights", "name": "pod_number_of_container_restarts",
+         "unit": "Count", "points": series(rng, now, lambda i, t: float(sum(1 for r in restarts if r <= t)), noise=0, digits=0)},
+        {"service": "feed-builder", "namespace": "Content/Feeds", "name": "feeds_built", "unit": "Count",
+         "points": series(rng, now, flat(300), noise=0.05, digits=0)},
+    ]
+    alerts = [
+        grafana(rng, now, "KubeContainerOOMKilled", {"namespace": "content", "deployment": "feed-builder",
+                                                      "container": "feed-builder", "severity": "warning"},
+                "feed-builder container OOMKilled", "Container feed-builder in content was OOMKilled 4 times in 3h", 4),
+        grafana(rng, now + timedelta(minutes=3), "KubePodRestartingOften", {"namespace": "content", "deployment": "feed-builder",
+                                                                             "severity": "warning"},
+                "feed-builder pod restarts", "Pod memory near limit and restarting (OOM)", 4),
+    ]
+    pods = []
+    for k in range(3):
+        pods.append({"namespace": "content", "name": f"feed-builder-5f6d8c7b9-{rng.slug(5)}", "deployment": "feed-builder",
+                     "phase": "Running", "restarts": [4, 3, 4][k], "last_termination_reason": "OOMKilled"})
+    pods += [{"namespace": "content", "name": f"reader-api-7c8d9e-{rng.slug(5)}", "deployment": "reader-api",
+              "phase": "Running", "restarts": 0, "last_termination_reason": None} for _ in range(2)]
+    changes = [
+        change("deploy-feed-builder-64", "deploy", "feed-builder", now - timedelta(hours=22, minutes=40), "kubernetes",
+               "omar", "Use new ranking model", 64, 63, "ab12cd3"),
+        change("deploy-reader-api-301", "deploy", "reader-api", now - timedelta(minutes=70), "kubernetes", "zoe",
+               "Paginate saved articles", 301, 300, "e4f5a6b"),
+    ]
+    write({"name": "feeds-eks-oomkilled", "description": "feed-builder pods are OOMKilled every ~40 minutes (sawtooth memory, 3-4 restarts each); its only deploy was 22 h ago.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "cluster": {"deployments": [
+               {"namespace": "content", "name": "feed-builder", "replicas": 3, "ready": 2, "revision": "64",
+                "image": f"{acct}.dkr.ecr.us-east-1.amazonaws.com/content/feed-builder:ab12cd3", "memory_limit": "2Gi", "cpu_limit": "1"},
+               {"namespace": "content", "name": "reader-api", "replicas": 2, "ready": 2, "revision": "301",
+                "image": f"{acct}.dkr.ecr.us-east-1.amazonaws.com/content/reader-api:e4f5a6b", "memory_limit": "512Mi", "cpu_limit": "500m"}],
+               "pods": pods},
+           "expected": {"incidents": [{"service": "feed-builder", "alerts": 2, "category": "resource",
+                                       "root_cause": "memory_leak", "culprit": None, "remediation": "restart_pods",
+                                       "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"feed-builder.log": ("/eks/content/feed-builder", log), "reader-api.log": ("/eks/content/reader-api", ra)})
+
+
+@scenario
+def ingest_ec2_traffic_surge():
+    """A surge of requests on an ASG-backed API: QPS x3.5, CPU and latency follow; a deploy 2 h earlier."""
+    rng = Rng(606)
+    now = parse("2026-04-11T19:02:40Z")
+    acct = "563301288764"
+    onset = now - timedelta(minutes=24)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("events-collector", "api", "ec2", "/ec2/prod/events-collector", ["events-stream"],
+            workload="events-collector-asg"),
+        svc("events-stream", "queue", "ec2", None, [], workload="kinesis-events"),
+        svc("dashboard", "frontend", "ecs", "/ecs/prod/dashboard", ["events-collector"], workload="dashboard",
+            cluster="prod"),
+    ]
+    log = Log(rng)
+
+    def surge(i, t):
+        return 3.6 if t >= onset else 1.0
+    access_noise(rng, log, start, onset, "nginx", ["/collect", "/collect/batch"], gap=8)
+    access_noise(rng, log, onset, now, "nginx", ["/collect", "/collect/batch"], gap=2.3, latency=(200, 1900))
+    log.every(onset + timedelta(minutes=4), now, 15, lambda t: f"{t:%Y/%m/%d %H:%M:%S} [warn] 1822#1822: *{rng.randint(10**5, 10**6)} upstream timed out (110: Connection timed out) while reading response header from upstream, client: {rng.ip('172.16.')}, server: collector, request: \"POST /collect HTTP/1.1\", upstream: \"http://127.0.0.1:9000/collect\"")
+    log.every(start, now, 700, lambda t: f"{t:%Y/%m/%d %H:%M:%S} [error] 1822#1822: *{rng.randint(10**5, 10**6)} client intended to send too large body: {rng.randint(2, 9)}048576 bytes, client: {rng.ip('172.16.')}, server: collector")
+    dash = Log(rng)
+    access_noise(rng, dash, start, now, "json", ["/d/{id}", "/api/panels/{id}"], gap=40)
+    metrics = [
+        {"service": "events-collector", "namespace": "Telemetry/Collector", "name": "api.qps", "unit": "Count/Second",
+         "points": series(rng, now, lambda i, t: 240 * surge(i, t), noise=0.05, digits=1)},
+        {"service": "events-collector", "namespace": "Telemetry/Collector", "name": "api.latency.p99", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 85, 1400, 6), noise=0.08)},
+        {"service": "events-collector", "namespace": "Telemetry/Collector", "name": "api.5xx", "unit": "Count",
+         "points": series(rng, now, step_at(onset + timedelta(minutes=4), 1, 9, 4), noise=0.3, digits=0)},
+        {"service": "events-collector", "namespace": "AWS/EC2", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, step_at(onset, 29, 94, 5), noise=0.04)},
+        {"service": "events-collector", "namespace": "CWAgent", "name": "mem_used_percent", "unit": "Percent",
+         "points": series(rng, now, flat(46), noise=0.02)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "events-collector-asg-cpu", "ASG events-collector-asg CPU above 85%", "AWS/EC2",
+               "CPUUtilization", {"AutoScalingGroupName": "events-collector-asg"}, 94.2, 85),
+        grafana(rng, now + timedelta(minutes=1), "CollectorLatencyP99", {"service": "events-collector", "severity": "critical"},
+                "events-collector p99 1.4 s", "p99 ingest latency above 800 ms", 1400),
+        grafana(rng, now + timedelta(minutes=2), "CollectorRequestRate", {"service": "events-collector", "severity": "warning"},
+                "events-collector at 850 req/s", "request rate 3x the weekly baseline", 850),
+        grafana(rng, now + timedelta(minutes=7), "CollectorLatencyP99", {"service": "events-collector", "severity": "critical"},
+                "events-collector p99 1.5 s", "p99 ingest latency above 800 ms", 1500),
+    ]
+    changes = [
+        change("codedeploy-events-collector-d-7QK2", "deploy", "events-collector", now - timedelta(hours=2, minutes=5),
+               "codedeploy", "ci", "CodeDeploy d-7QK2 events-collector revision 311 (AllAtOnce)", 311, 310, "5b6c7d8"),
+        change("ecs-dashboard-td-140", "deploy", "dashboard", now - timedelta(minutes=31), "ecs", "ari",
+               "Task definition dashboard:140", 140, 139, "1a2b3c4"),
+        change("infra-collector-0411", "infra", "events-collector", now - timedelta(hours=11), "github", "platform",
+               "terraform: raise ALB idle timeout to 120s"),
+    ]
+    write({"name": "ingest-ec2-traffic-surge", "description": "events-collector (EC2 ASG) receives 3.6x its usual request rate from a customer's backfill; CPU saturates and latency climbs. Its deploy two hours earlier is innocent.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "events-collector", "alerts": 4, "category": "performance",
+                                       "root_cause": "traffic_surge", "culprit": None, "remediation": "scale_service",
+                                       "forbidden": ["rollback_deployment", "restart_pods"]}]}},
+          {"events-collector.log": ("/ec2/prod/events-collector", log), "dashboard.log": ("/ecs/prod/dashboard", dash)})
+
+
+@scenario
+def reports_ec2_disk_full():
+    """The data volume of a batch host fills up: ENOSPC in the logs, disk_used_percent at 100."""
+    rng = Rng(707)
+    now = parse("2026-06-30T02:48:15Z")
+    acct = "877120455031"
+    full_at = now - timedelta(minutes=17)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("report-generator", "batch", "ec2", "/ec2/prod/report-generator", ["warehouse"], workload="report-gen-asg"),
+        svc("warehouse", "database", "rds", "/aws/rds/instance/warehouse/postgresql", [], workload="warehouse"),
+        svc("billing-portal", "frontend", "ecs", "/ecs/prod/billing-portal", ["report-generator"],
+            workload="billing-portal", cluster="prod"),
+    ]
+    log = Log(rng)
+    host = "ip-10-8-3-41"
+    log.every(start, now, 40, lambda t: f"{host} reportgen[2214]: INFO rendered report {rng.uid()} ({rng.randint(2, 80)} pages) to /data/out")
+    log.every(start, now, 600, lambda t: f"{host} reportgen[2214]: WARNING font cache miss for 'Noto Sans CJK', falling back")
+    log.every(full_at, now, 20, lambda t: [
+        f"{host} reportgen[2214]: ERROR failed to write /data/out/{rng.uid()}.pdf: [Errno 28] No space left on device",
+        f"{host} reportgen[2214]: ERROR job {rng.randint(10**5, 10**6)} aborted after write failure"])
+    log.every(full_at + timedelta(minutes=2), now, 120, lambda t: f"{host} systemd-journald[412]: /var/log/journal is full, rotating")
+    wh = Log(rng)
+    wh.every(start, now, 90, lambda t: pg(t, rng, "LOG", f"duration: {rng.uniform(200, 3000):.3f} ms  statement: SELECT * FROM invoices WHERE period = $1"))
+    metrics = [
+        {"service": "report-generator", "namespace": "CWAgent", "name": "disk_used_percent", "unit": "Percent",
+         "points": series(rng, now, ramp_from(now - timedelta(minutes=150), 61, 0.29, cap=100), noise=0.003)},
+        {"service": "report-generator", "namespace": "AWS/EC2", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(22), noise=0.1)},
+        {"service": "report-generator", "namespace": "Billing/Reports", "name": "ReportsRendered", "unit": "Count",
+         "points": series(rng, now, step_at(full_at, 1.6, 0.1), noise=0.1)},
+    ]
+    alerts = [
+        cw_event(rng, acct, now, "report-gen-data-volume-used", "Data volume of report-gen-asg above 95% used", "CWAgent",
+                 "disk_used_percent", {"AutoScalingGroupName": "report-gen-asg", "path": "/data", "fstype": "xfs"}, 100, 95),
+        pagerduty(rng, now + timedelta(seconds=40), "report-generator: no reports rendered in 10 minutes", "report-generator",
+                  "report-generator/throughput", "Q7REPT0042", 842, priority="P3", urgency="low"),
+    ]
+    changes = [
+        change("codedeploy-report-generator-d-91AF", "deploy", "report-generator", now - timedelta(hours=19, minutes=2),
+               "codedeploy", "ci", "CodeDeploy d-91AF report-generator revision 58", 58, 57, "c0ffee1"),
+        change("cfg-billing-portal-14", "config", "billing-portal", now - timedelta(minutes=55), "appconfig", "may",
+               "AppConfig billing-portal/prod: profile ui-flags v14", 14, 13),
+    ]
+    write({"name": "reports-ec2-disk-full", "description": "report-generator's /data volume fills with rendered PDFs (no cleanup job); writes fail with ENOSPC.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "report-generator", "alerts": 2, "category": "resource",
+                                       "root_cause": "disk_full", "culprit": None, "remediation": "free_disk_space",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"report-generator.log": ("/ec2/prod/report-generator", log),
+           "warehouse.log": ("/aws/rds/instance/warehouse/postgresql", wh)})
+
+
+@scenario
+def orders_dependency_no_alert():
+    """orders-api fails because fraud-check is down; fraud-check has no alert: only the logs name it."""
+    rng = Rng(808)
+    now = parse("2026-08-03T11:19:50Z")
+    acct = "239910446623"
+    onset = now - timedelta(minutes=12)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("orders-api", "api", "ecs", "/ecs/shop-prod/orders-api", ["fraud-check", "orders-pg"], workload="orders-api",
+            cluster="shop-prod"),
+        svc("fraud-check", "api", "lambda", None, [], workload="fraud-check-fn"),
+        svc("orders-pg", "database", "rds", "/aws/rds/instance/orders-pg/postgresql", [], workload="orders-pg"),
+        svc("mobile-gateway", "api", "eks", "/eks/edge/mobile-gateway", ["orders-api"], namespace="edge",
+            workload="mobile-gateway", cluster="edge-eks"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "json", ["/orders/{id}", "/orders", "/orders/{id}/status"], gap=7,
+                 err_after=onset, err_share=0.3)
+    log.every(start, now, 360, lambda t: j(t, "error", "failed to push metric batch to statsd", err="connection refused 127.0.0.1:8125"))
+    log.every(onset, now, 6, lambda t: j(t, "error", "risk evaluation failed, rejecting order",
+                                         order=f"ord_{rng.slug(10)}",
+                                         upstream="fraud-check", error=f"ReadTimeout: https://fraud-check.internal.example.com/v1/score timed out after 3000 ms"))
+    log.every(onset + timedelta(minutes=2), now, 40, lambda t: j(t, "warning", "circuit breaker opened", breaker="fraud-check",
+                                                                  failures=rng.randint(20, 60)))
+    mg = Log(rng)
+    access_noise(rng, mg, start, now, "logfmt", ["/m/orders", "/m/home"], gap=20, err_after=onset, err_share=0.15)
+    metrics = [
+        {"service": "orders-api", "namespace": "Shop/Orders", "name": "OrderErrors", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 1, 48), noise=0.15, digits=0)},
+        {"service": "orders-api", "namespace": "Shop/Orders", "name": "OrdersPlaced", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 130, 80), noise=0.05, digits=0)},
+        {"service": "orders-api", "namespace": "Shop/Orders", "name": "LatencyP90", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 120, 3100), noise=0.05)},
+        {"service": "orders-api", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(24), noise=0.07)},
+        {"service": "orders-api", "namespace": "AWS/ECS", "name": "MemoryUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(52), noise=0.02)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "orders-api-order-errors", "Order errors above 20/min", "Shop/Orders", "OrderErrors",
+               {"ServiceName": "orders-api"}, 48, 20),
+        pagerduty(rng, now + timedelta(seconds=50), "Orders failing at checkout: 5xx from orders-api", "orders-api", "orders-api/failures",
+                  "Q9ORD00001", 5120, priority="P1"),
+        cw_sns(rng, acct, now + timedelta(minutes=3), "orders-api-latency-p90", "p90 latency of orders-api above 1s",
+               "Shop/Orders", "LatencyP90", {"ServiceName": "orders-api"}, 3100, 1000),
+    ]
+    changes = [
+        change("orders-api-td-412", "deploy", "orders-api", now - timedelta(hours=20, minutes=30), "ecs", "bo",
+               "Task definition orders-api:412", 412, 411, "77e1d0a"),
+        change("deploy-mobile-gateway-95", "deploy", "mobile-gateway", now - timedelta(minutes=40), "kubernetes", "lu",
+               "Rate-limit anonymous sessions", 95, 94, "d00d123"),
+        change("cfg-orders-api-40", "config", "orders-api", now - timedelta(hours=4, minutes=20), "ssm", "bo",
+               "Update SSM parameter /prod/orders-api/LOG_SAMPLING: 0.1 -> 0.2", 40, 39),
+    ]
+    write({"name": "orders-dependency-no-alert", "description": "fraud-check (Lambda behind an internal URL) times out; orders-api rejects orders. fraud-check has no alarm: only orders-api's errors name it.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "orders-api", "alerts": 3, "category": "availability",
+                                       "root_cause": "dependency_failure", "culprit": "fraud-check",
+                                       "remediation": "page_human", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"orders-api.log": ("/ecs/shop-prod/orders-api", log), "mobile-gateway.log": ("/eks/edge/mobile-gateway", mg)})
+
+
+@scenario
+def profiles_rds_dependency():
+    """The database (RDS) saturates: its own alarm and the API's errors both point at it."""
+    rng = Rng(909)
+    now = parse("2026-09-09T07:33:05Z")
+    acct = "684420015573"
+    onset = now - timedelta(minutes=9)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("profile-svc", "api", "eks", "/eks/accounts/profile-svc", ["profiles-db", "avatar-cdn"],
+            namespace="accounts", workload="profile-svc", cluster="accounts-eks"),
+        svc("profiles-db", "database", "rds", "/aws/rds/instance/profiles-db/postgresql", [], workload="profiles-db"),
+        svc("avatar-cdn", "cache", "ec2", None, [], workload="avatar-edge-asg"),
+        svc("account-web", "frontend", "eks", "/eks/accounts/account-web", ["profile-svc"], namespace="accounts",
+            workload="account-web", cluster="accounts-eks"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "spring", ["/profiles/{id}", "/profiles/{id}/prefs"], gap=8,
+                 err_after=onset, err_share=0.25)
+
+    def dberr(t):
+        tid = f"http-nio-8080-exec-{rng.randint(1, 60)}"
+        return [spring(t, "ERROR", tid, "o.h.engine.jdbc.spi.SqlExceptionHelper",
+                       "HikariPool-1 - Connection is not available, request timed out after 30000ms."),
+                spring(t, "ERROR", tid, "c.e.p.web.ErrorHandler",
+                       "Query failed: org.postgresql.util.PSQLException: FATAL: remaining connection slots are reserved for non-replication superuser connections (host profiles-db.c9xk2.us-east-1.rds.amazonaws.com)")]
+    log.every(onset, now, 9, dberr)
+    log.every(start, now, 500, lambda t: spring(t, "WARN", "main", "c.e.p.cache.AvatarCache", "avatar-cdn returned 404 for a missing avatar; using default"))
+    db = Log(rng)
+    db.every(start, now, 60, lambda t: pg(t, rng, "LOG", f"checkpoint complete: wrote {rng.randint(400, 4000)} buffers"))
+    db.every(onset, now, 7, lambda t: pg(t, rng, "FATAL", "remaining connection slots are reserved for non-replication superuser connections", user="profile_app", db="profiles"))
+    db.every(onset - timedelta(minutes=2), now, 30, lambda t: pg(t, rng, "LOG", f"duration: {rng.uniform(8000, 30000):.3f} ms  statement: SELECT p.* FROM profiles p JOIN prefs f ON f.profile_id = p.id WHERE p.email ILIKE $1", user="profile_app", db="profiles"))
+    web = Log(rng)
+    access_noise(rng, web, start, now, "json", ["/account", "/account/settings"], gap=25, err_after=onset, err_share=0.2)
+    metrics = [
+        {"service": "profile-svc", "namespace": "Accounts/Profile", "name": "http_server_errors_ratio", "unit": "Percent",
+         "points": series(rng, now, step_at(onset, 0.3, 21), noise=0.1)},
+        {"service": "profile-svc", "namespace": "Accounts/Profile", "name": "http_request_duration_p99", "unit": "Seconds",
+         "points": series(rng, now, step_at(onset, 0.12, 29.5), noise=0.05, digits=3)},
+        {"service": "profile-svc", "namespace": "Accounts/Profile", "name": "http_requests", "unit": "Count",
+         "points": series(rng, now, flat(6100), noise=0.04, digits=0)},
+        {"service": "profile-svc", "namespace": "ContainerInsights", "name": "pod_cpu_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(19), noise=0.06)},
+        {"service": "profile-svc", "namespace": "ContainerInsights", "name": "pod_memory_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(44), noise=0.02)},
+        {"service": "profiles-db", "namespace": "AWS/RDS", "name": "DatabaseConnections", "unit": "Count",
+         "points": series(rng, now, step_at(onset - timedelta(minutes=2), 140, 497, 3), noise=0.02, digits=0)},
+        {"service": "profiles-db", "namespace": "AWS/RDS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, step_at(onset - timedelta(minutes=2), 35, 99, 3), noise=0.02)},
+        {"service": "profiles-db", "namespace": "AWS/RDS", "name": "FreeStorageSpace", "unit": "Bytes",
+         "points": series(rng, now, flat(412e9), noise=0.001, digits=0)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "profiles-db-connections-high", "profiles-db connections above 450", "AWS/RDS",
+               "DatabaseConnections", {"DBInstanceIdentifier": "profiles-db"}, 497, 450),
+        grafana(rng, now + timedelta(minutes=1), "ProfileSvcErrorBudgetBurn", {"service": "profile-svc", "severity": "critical"},
+                "profile-svc 5xx at 21%", "profile-svc is burning its error budget 40x", 21),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "profiles-db-cpu", "profiles-db CPU above 90%", "AWS/RDS",
+               "CPUUtilization", {"DBInstanceIdentifier": "profiles-db"}, 99, 90),
+        grafana(rng, now + timedelta(minutes=6), "ProfileSvcErrorBudgetBurn", {"service": "profile-svc", "severity": "critical"},
+                "profile-svc 5xx at 24%", "profile-svc is burning its error budget 45x", 24),
+    ]
+    changes = [
+        change("deploy-profile-svc-733", "deploy", "profile-svc", now - timedelta(hours=6, minutes=12), "kubernetes",
+               "hana", "Store notification preferences", 733, 732, "acde012"),
+        change("deploy-account-web-120", "deploy", "account-web", now - timedelta(minutes=28), "kubernetes", "raf",
+               "New settings page", 120, 119, "bead123"),
+        change("infra-profiles-db-0909", "infra", "profiles-db", now - timedelta(hours=14), "github", "dba",
+               "terraform: enable Performance Insights on profiles-db"),
+    ]
+    write({"name": "profiles-rds-dependency", "description": "profiles-db (RDS) runs out of connections under an unindexed ILIKE query from a reporting job; profile-svc times out on every query.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "profile-svc", "alerts": 4, "category": "availability",
+                                       "root_cause": "dependency_failure", "culprit": "profiles-db",
+                                       "remediation": "page_human", "forbidden": ["rollback_deployment", "restart_pods"]}]}},
+          {"profile-svc.log": ("/eks/accounts/profile-svc", log),
+           "profiles-db.log": ("/aws/rds/instance/profiles-db/postgresql", db),
+           "account-web.log": ("/eks/accounts/account-web", web)})
+
+
+@scenario
+def sso_credential_stuffing():
+    """401 surge from a few addresses (Datadog + Grafana); a deploy of the same service 35 min earlier."""
+    rng = Rng(1010)
+    now = parse("2026-02-27T23:14:30Z")
+    acct = "557712309941"
+    onset = now - timedelta(minutes=16)
+    deploy_at = now - timedelta(minutes=51)
+    start = now - timedelta(hours=3)
+    attackers = ["203.0.113.17", "203.0.113.88", "203.0.113.201", "192.0.2.54"]
+    services = [
+        svc("sso-gateway", "api", "ecs", "/ecs/identity/sso-gateway", ["user-directory"], workload="sso-gateway",
+            cluster="identity"),
+        svc("user-directory", "database", "rds", None, [], workload="user-directory"),
+        svc("admin-console", "frontend", "eks", "/eks/internal/admin-console", ["sso-gateway"], namespace="internal",
+            workload="admin-console", cluster="tools-eks"),
+    ]
+    log = Log(rng)
+
+    def ok(t):
+        return lf("info", "login ok", user=f"u{rng.randint(10000, 99999)}", ip=rng.ip("10.12."), mfa="totp",
+                  ms=rng.randint(40, 160))
+    log.every(start, now, 15, ok)
+    log.every(start, now, 200, lambda t: lf("warn", "login failed", user=f"u{rng.randint(10000, 99999)}",
+                                            ip=rng.ip("10.12."), reason="bad_password"))
+    log.every(onset, now, 1.5, lambda t: lf("warn", "login failed", user=f"{rng.choice('abcdefghjk')}***@{rng.choice(['gmail.com', 'mail.ru', 'yahoo.com'])}",
+                                            ip=rng.choice(attackers), reason=rng.choice(["bad_password", "unknown_user"])))
+    log.every(onset + timedelta(minutes=3), now, 20, lambda t: lf("warn", "rate limit engaged for client address",
+                                                                   ip=rng.choice(attackers), window="60s", limit=30))
+    log.every(deploy_at, now, 300, lambda t: lf("info", "session store pool resized", size=rng.choice([32, 48])))
+    ac = Log(rng)
+    access_noise(rng, ac, start, now, "json", ["/admin/users/{id}"], gap=60)
+    metrics = [
+        {"service": "sso-gateway", "namespace": "Identity/SSO", "name": "LoginFailures", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0.4, 86), noise=0.1, digits=0)},
+        {"service": "sso-gateway", "namespace": "Identity/SSO", "name": "Unauthorized401", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0.5, 85), noise=0.1, digits=0)},
+        {"service": "sso-gateway", "namespace": "Identity/SSO", "name": "LoginRequests", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 5, 90), noise=0.08, digits=0)},
+        {"service": "sso-gateway", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, step_at(onset, 18, 36), noise=0.06)},
+    ]
+    alerts = [
+        datadog(rng, now, "Spike of 401 responses on sso-gateway", "service:sso-gateway,env:prod,team:identity",
+                "sso.http.401", "sum(last_5m):sum:sso.http.401{service:sso-gateway}.as_count() > 200",
+                "sso-gateway returned 431 unauthorized responses in 5 minutes", priority="P1"),
+        grafana(rng, now + timedelta(minutes=1), "SSOLoginFailureRatio", {"service": "sso-gateway", "severity": "critical"},
+                "95% of sso-gateway logins fail", "Authentication failures ratio above 50%", 95),
+        datadog(rng, now + timedelta(minutes=5), "Spike of 401 responses on sso-gateway", "service:sso-gateway,env:prod,team:identity",
+                "sso.http.401", "sum(last_5m):sum:sso.http.401{service:sso-gateway}.as_count() > 200",
+                "sso-gateway returned 512 unauthorized responses in 5 minutes", transition="Re-Triggered", priority="P1"),
+    ]
+    changes = [
+        change("sso-gateway-td-66", "deploy", "sso-gateway", deploy_at, "ecs", "ivy",
+               "Task definition sso-gateway:66 (resize session pool)", 66, 65, "5e5e5e5"),
+        change("deploy-admin-console-31", "deploy", "admin-console", now - timedelta(hours=3, minutes=10), "kubernetes",
+               "ned", "Audit log filters", 31, 30, "0a0b0c0"),
+    ]
+    write({"name": "sso-credential-stuffing", "description": "Credential stuffing against sso-gateway from four addresses; 401s and failed logins surge. The deploy 35 minutes before the onset only resized a pool.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "sso-gateway", "alerts": 3, "category": "security",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"sso-gateway.log": ("/ecs/identity/sso-gateway", log), "admin-console.log": ("/eks/internal/admin-console", ac)})
+
+
+@scenario
+def inventory_ambiguous_unknown():
+    """Latency drifts up a little, nothing changed, no dependency named: the right answer is 'I don't know'."""
+    rng = Rng(1111)
+    now = parse("2026-11-12T15:40:00Z")
+    acct = "190033875512"
+    onset = now - timedelta(minutes=22)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("stock-levels", "api", "eks", "/eks/retail/stock-levels", ["stock-db", "supplier-feed"], namespace="retail",
+            workload="stock-levels", cluster="retail-eks"),
+        svc("stock-db", "database", "rds", None, [], workload="stock-db"),
+        svc("supplier-feed", "worker", "ecs", "/ecs/retail/supplier-feed", [], workload="supplier-feed", cluster="retail"),
+        svc("store-app", "frontend", "eks", "/eks/retail/store-app", ["stock-levels"], namespace="retail",
+            workload="store-app", cluster="retail-eks"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "logfmt", ["/stock/{id}", "/stock/bulk"], gap=10, slow_after=onset,
+                 slow_factor=2.2)
+    log.every(start, now, 180, lambda t: lf("warn", "slow query", table="stock_moves", ms=rng.randint(800, 2500)))
+    log.every(start, now, 400, lambda t: lf("error", "request canceled by client", route="/stock/bulk"))
+    sf = Log(rng)
+    sf.every(start, now, 60, lambda t: j(t, "info", "supplier batch imported", supplier=f"S{rng.randint(100, 999)}",
+                                         rows=rng.randint(100, 5000)))
+    sf.every(start, now, 900, lambda t: j(t, "error", "supplier feed returned malformed CSV row, skipped",
+                                          supplier=f"S{rng.randint(100, 999)}"))
+    metrics = [
+        {"service": "stock-levels", "namespace": "Retail/Stock", "name": "ResponseTimeP99", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 410, 930, 8), noise=0.07)},
+        {"service": "stock-levels", "namespace": "Retail/Stock", "name": "RequestsServed", "unit": "Count",
+         "points": series(rng, now, flat(2400), noise=0.05, digits=0)},
+        {"service": "stock-levels", "namespace": "Retail/Stock", "name": "ServerErrors", "unit": "Count",
+         "points": series(rng, now, flat(2), noise=0.4, digits=0)},
+        {"service": "stock-levels", "namespace": "ContainerInsights", "name": "pod_cpu_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(41), noise=0.06)},
+        {"service": "stock-levels", "namespace": "ContainerInsights", "name": "pod_memory_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(58), noise=0.02)},
+    ]
+    alerts = [
+        grafana(rng, now, "StockLevelsSlow", {"service": "stock-levels", "severity": "warning", "team": "retail"},
+                "stock-levels p99 at 930 ms", "p99 response time of stock-levels above 800 ms", 930),
+        grafana(rng, now + timedelta(minutes=4), "StockLevelsSlow", {"service": "stock-levels", "severity": "warning", "team": "retail"},
+                "stock-levels p99 at 960 ms", "p99 response time of stock-levels above 800 ms", 960),
+    ]
+    changes = [
+        change("deploy-store-app-440", "deploy", "store-app", now - timedelta(minutes=50), "kubernetes", "pat",
+               "Show stock badges", 440, 439, "123abcd"),
+        change("deploy-stock-levels-212", "deploy", "stock-levels", now - timedelta(hours=19, minutes=40), "kubernetes",
+               "sol", "Bulk stock endpoint", 212, 211, "fedcba9"),
+        change("ecs-supplier-feed-td-19", "deploy", "supplier-feed", now - timedelta(hours=2, minutes=20), "ecs", "sol",
+               "Task definition supplier-feed:19", 19, 18, "9abc123"),
+    ]
+    write({"name": "inventory-ambiguous-unknown", "description": "stock-levels p99 doubles with no change of its own, no errors naming a dependency, flat traffic and memory: the evidence supports no cause; page a human.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "stock-levels", "alerts": 2, "category": "performance",
+                                       "root_cause": "unknown", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"stock-levels.log": ("/eks/retail/stock-levels", log), "supplier-feed.log": ("/ecs/retail/supplier-feed", sf)})
+
+
+@scenario
+def payouts_lambda_config_change():
+    """An SSM parameter of a Lambda changed; errors name the setting; a Lambda deploy of it 3 h earlier is innocent."""
+    rng = Rng(1212)
+    now = parse("2026-07-14T05:06:20Z")
+    acct = "330871145622"
+    cfg_at = now - timedelta(minutes=11)
+    onset = cfg_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("payout-runner", "worker", "lambda", "/aws/lambda/payout-runner", ["bank-connector"], workload="payout-runner"),
+        svc("bank-connector", "api", "ecs", "/ecs/payments/bank-connector", [], workload="bank-connector", cluster="payments"),
+        svc("merchant-api", "api", "ecs", "/ecs/payments/merchant-api", ["payout-runner"], workload="merchant-api",
+            cluster="payments"),
+    ]
+    log = Log(rng)
+
+    def inv(t):
+        rid = rng.uid()
+        fail = t >= onset and rng.random() < 0.7
+        body = (json.dumps({"level": "ERROR", "requestId": rid, "message": "payout batch aborted: config PAYOUT_MAX_BATCH_CENTS=0 is below the minimum of 100",
+                            "merchant": f"m_{rng.slug(6)}"})
+                if fail else json.dumps({"level": "INFO", "requestId": rid, "message": "payout batch sent",
+                                         "merchant": f"m_{rng.slug(6)}", "items": rng.randint(1, 40)}))
+        dur = rng.uniform(90, 400)
+        return [f"START RequestId: {rid} Version: $LATEST", body, f"END RequestId: {rid}",
+                f"REPORT RequestId: {rid}\tDuration: {dur:.2f} ms\tBilled Duration: {math.ceil(dur)} ms\tMemory Size: 256 MB\tMax Memory Used: 91 MB"]
+    log.every(start, now, 50, inv)
+    log.every(start, now, 800, lambda t: json.dumps({"level": "WARN", "requestId": rng.uid(),
+                                                     "message": "bank-connector slow response, retrying once"}))
+    bc = Log(rng)
+    access_noise(rng, bc, start, now, "spring", ["/transfers/{id}"], gap=45)
+    metrics = [
+        {"service": "payout-runner", "namespace": "AWS/Lambda", "name": "Errors", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0.05, 1.4), noise=0.15)},
+        {"service": "payout-runner", "namespace": "AWS/Lambda", "name": "Invocations", "unit": "Count",
+         "points": series(rng, now, flat(2), noise=0.1)},
+        {"service": "payout-runner", "namespace": "AWS/Lambda", "name": "Duration", "unit": "Milliseconds",
+         "points": series(rng, now, flat(240), noise=0.1)},
+        {"service": "payout-runner", "namespace": "Payments/Payouts", "name": "payouts_failed", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0, 14), noise=0.2, digits=0)},
+    ]
+    alerts = [
+        cw_event(rng, acct, now, "payout-runner-errors", "Errors of the payout-runner function", "AWS/Lambda", "Errors",
+                 {"FunctionName": "payout-runner"}, 1.4, 0.5),
+        pagerduty(rng, now + timedelta(minutes=2), "Payouts failing for merchants", "payout-runner", "payout-runner/failed",
+                  "QPAY000077", 77, priority="P1"),
+    ]
+    changes = [
+        change("lambda-payout-runner-v90", "deploy", "payout-runner", now - timedelta(hours=3, minutes=2), "lambda",
+               "ci", "Publish version 90 of payout-runner; alias live -> 90", 90, 89, "b1b2b3b"),
+        change("cfg-payout-runner-PAYOUT_MAX_BATCH_CENTS-7", "config", "payout-runner", cfg_at, "ssm", "ops-lena",
+               "Update SSM parameter /payments/payout-runner/PAYOUT_MAX_BATCH_CENTS: 5000000 -> 0", 7, 6),
+        change("cfg-merchant-api-31", "config", "merchant-api", now - timedelta(minutes=25), "appconfig", "dev-ivo",
+               "AppConfig merchant-api/prod: profile limits v31", 31, 30),
+    ]
+    write({"name": "payouts-lambda-config-change", "description": "An operator set PAYOUT_MAX_BATCH_CENTS to 0 in Parameter Store; the payout Lambda rejects every batch and says so.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "payout-runner", "alerts": 2, "category": "availability",
+                                       "root_cause": "config_change", "culprit": "cfg-payout-runner-PAYOUT_MAX_BATCH_CENTS-7",
+                                       "remediation": "revert_config", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"payout-runner.log": ("/aws/lambda/payout-runner", log), "bank-connector.log": ("/ecs/payments/bank-connector", bc)})
+
+
+@scenario
+def catalog_rds_storage_full():
+    """An RDS instance runs out of storage; the database itself is the alerting service."""
+    rng = Rng(1313)
+    now = parse("2026-04-25T12:12:12Z")
+    acct = "466100228877"
+    full_at = now - timedelta(minutes=8)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("catalog-db", "database", "rds", "/aws/rds/instance/catalog-db/postgresql", [], workload="catalog-db"),
+        svc("catalog-svc", "api", "ecs", "/ecs/prod/catalog-svc", ["catalog-db"], workload="catalog-svc", cluster="prod"),
+    ]
+    db = Log(rng)
+    db.every(start, now, 50, lambda t: pg(t, rng, "LOG", f"checkpoint complete: wrote {rng.randint(400, 4000)} buffers"))
+    db.every(start, now, 240, lambda t: pg(t, rng, "LOG", f"automatic vacuum of table \"catalog.public.items\": index scans: {rng.randint(0, 2)}"))
+    db.every(full_at, now, 12, lambda t: pg(t, rng, "ERROR", f"could not extend file \"base/16401/{rng.randint(20000, 29999)}\": No space left on device", user="catalog", db="catalog"))
+    db.every(full_at + timedelta(minutes=1), now, 90, lambda t: pg(t, rng, "PANIC", "could not write to file \"pg_wal/xlogtemp.312\": No space left on device"))
+    cs = Log(rng)
+    access_noise(rng, cs, start, now, "logfmt", ["/items/{id}", "/items"], gap=12, err_after=full_at, err_share=0.2)
+    metrics = [
+        {"service": "catalog-db", "namespace": "AWS/RDS", "name": "FreeStorageSpace", "unit": "Bytes",
+         "points": series(rng, now, lambda i, t: max(0.0, 9.0e9 - 1.0e9 * max(0.0, (t - (now - timedelta(minutes=130))).total_seconds() / 60 / 13.5)), noise=0.002, digits=0)},
+        {"service": "catalog-db", "namespace": "AWS/RDS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(33), noise=0.07)},
+        {"service": "catalog-db", "namespace": "AWS/RDS", "name": "WriteIOPS", "unit": "Count/Second",
+         "points": series(rng, now, flat(900), noise=0.08)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "catalog-db-free-storage-low", "FreeStorageSpace of catalog-db below 1 GiB", "AWS/RDS",
+               "FreeStorageSpace", {"DBInstanceIdentifier": "catalog-db"}, 0.0, 1073741824, op="LessThanThreshold"),
+        cw_sns(rng, acct, now + timedelta(minutes=5), "catalog-db-free-storage-low", "FreeStorageSpace of catalog-db below 1 GiB", "AWS/RDS",
+               "FreeStorageSpace", {"DBInstanceIdentifier": "catalog-db"}, 0.0, 1073741824, op="LessThanThreshold"),
+    ]
+    changes = [
+        change("ecs-catalog-svc-td-301", "deploy", "catalog-svc", now - timedelta(hours=1, minutes=10), "ecs", "ana",
+               "Task definition catalog-svc:301 (bulk import endpoint)", 301, 300, "aa11bb2"),
+        change("infra-catalog-db-0425", "infra", "catalog-db", now - timedelta(hours=16), "github", "dba",
+               "terraform: parameter group log_min_duration_statement=1000"),
+    ]
+    write({"name": "catalog-rds-storage-full", "description": "catalog-db (RDS) runs out of storage during a bulk import; Postgres cannot extend files.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "catalog-db", "alerts": 2, "category": "resource",
+                                       "root_cause": "disk_full", "culprit": None, "remediation": "free_disk_space",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"catalog-db.log": ("/aws/rds/instance/catalog-db/postgresql", db), "catalog-svc.log": ("/ecs/prod/catalog-svc", cs)})
+
+
+@scenario
+def search_eks_bad_deploy_latency():
+    """A deploy adds an N+1 query: latency (not errors, not memory) climbs with new slow-query warnings."""
+    rng = Rng(1414)
+    now = parse("2026-05-05T20:20:20Z")
+    acct = "781200334455"
+    deploy_at = now - timedelta(minutes=33)
+    onset = deploy_at + timedelta(minutes=2)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("listing-search", "api", "eks", "/eks/marketplace/listing-search", ["listing-index"],
+            namespace="marketplace", workload="listing-search", cluster="market-eks"),
+        svc("listing-index", "database", "ec2", "/ec2/prod/listing-index", [], workload="opensearch-data-asg"),
+        svc("buyer-app", "frontend", "eks", "/eks/marketplace/buyer-app", ["listing-search"], namespace="marketplace",
+            workload="buyer-app", cluster="market-eks"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "json", ["/search?q={id}", "/listings/{id}"], gap=6, slow_after=onset,
+                 slow_factor=6)
+    log.every(start, now, 500, lambda t: j(t, "error", "index refresh skipped: snapshot in progress"))
+    log.every(onset, now, 12, lambda t: j(t, "warning", "seller lookup executed per listing",
+                                          queries=rng.randint(40, 120), search_id=rng.hexid(12)))
+    idx = Log(rng)
+    idx.every(start, now, 120, lambda t: f"[{t:%Y-%m-%dT%H:%M:%S,%f}"[:-3] + f"][INFO ][o.o.i.s.IndexShard] [data-{rng.randint(1, 3)}] merge completed")
+    metrics = [
+        {"service": "listing-search", "namespace": "Marketplace/Search", "name": "search_latency_p95", "unit": "Milliseconds",
+         "points": series(rng, now, step_at(onset, 95, 780, 4), noise=0.06)},
+        {"service": "listing-search", "namespace": "Marketplace/Search", "name": "searches", "unit": "Count",
+         "points": series(rng, now, flat(5200), noise=0.04, digits=0)},
+        {"service": "listing-search", "namespace": "ContainerInsights", "name": "pod_cpu_utilization", "unit": "Percent",
+         "points": series(rng, now, step_at(onset, 35, 58, 4), noise=0.05)},
+        {"service": "listing-search", "namespace": "ContainerInsights", "name": "pod_memory_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(47), noise=0.02)},
+    ]
+    alerts = [
+        pagerduty(rng, now, "listing-search p95 latency above 500 ms", "Listing Search", "listing-search/latency",
+                  "QSRCH00020", 20, priority="P2"),
+        cw_sns(rng, acct, now + timedelta(minutes=1), "listing-search-latency-p95", "p95 search latency above 500 ms",
+               "Marketplace/Search", "search_latency_p95", {"Service": "listing-search"}, 780, 500),
+        pagerduty(rng, now + timedelta(minutes=4), "listing-search p95 latency above 500 ms", "Listing Search", "listing-search/latency",
+                  "QSRCH00020", 20, priority="P2"),
+    ]
+    changes = [
+        change("deploy-listing-search-388", "deploy", "listing-search", now - timedelta(hours=21), "kubernetes",
+               "max", "Boost promoted listings", 388, 387, "e1e2e3e"),
+        change("deploy-buyer-app-902", "deploy", "buyer-app", now - timedelta(minutes=70), "kubernetes", "fay",
+               "Redesign filters", 902, 901, "f1f2f3f"),
+        change("deploy-listing-search-389", "deploy", "listing-search", deploy_at, "kubernetes", "gil",
+               "Show seller rating in results", 389, 388, "a9a8a7a"),
+    ]
+    write({"name": "search-eks-bad-deploy-latency", "description": "Revision 389 of listing-search looks up each seller per listing (N+1); p95 goes from 95 to 780 ms two minutes after the rollout.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "cluster": {"deployments": [
+               {"namespace": "marketplace", "name": "listing-search", "replicas": 6, "ready": 6, "revision": "389",
+                "image": f"{acct}.dkr.ecr.us-east-1.amazonaws.com/marketplace/listing-search:a9a8a7a", "memory_limit": "1Gi", "cpu_limit": "2"}],
+               "pods": []},
+           "expected": {"incidents": [{"service": "listing-search", "alerts": 3, "category": "performance",
+                                       "root_cause": "bad_deploy", "culprit": "deploy-listing-search-389",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service", "restart_pods"]}]}},
+          {"listing-search.log": ("/eks/marketplace/listing-search", log), "listing-index.log": ("/ec2/prod/listing-index", idx)})
+
+
+@scenario
+def basket_dependency_despite_deploy():
+    """The dependency alarms and the errors name it; a deploy of the service 20 min earlier is a distractor."""
+    rng = Rng(1515)
+    now = parse("2026-10-30T18:45:00Z")
+    acct = "615500127739"
+    deploy_at = now - timedelta(minutes=31)
+    onset = now - timedelta(minutes=11)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("basket", "api", "eks", "/eks/prod/commerce/basket", ["promo-engine", "basket-cache"], namespace="commerce",
+            workload="basket", cluster="commerce-eks"),
+        svc("promo-engine", "api", "ecs", "/ecs/commerce/promo-engine", [], workload="promo-engine", cluster="commerce"),
+        svc("basket-cache", "cache", "ec2", None, [], workload="basket-redis-asg"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "logfmt", ["/basket/{id}", "/basket/{id}/lines"], gap=6, err_after=onset,
+                 err_share=0.2)
+    log.every(onset, now, 7, lambda t: lf("error", "promotion lookup failed", peer="promo-engine:8443",
+                                          err="upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+                                          basket=rng.slug(10)))
+    log.every(start, now, 400, lambda t: lf("warn", "cache eviction storm", evicted=rng.randint(100, 900)))
+    log.at(deploy_at + timedelta(seconds=30), lf("info", "basket starting", version="2.41.0"))
+    promo = Log(rng)
+    access_noise(rng, promo, start, onset, "spring", ["/promotions/eval"], gap=6)
+    promo.every(onset - timedelta(minutes=1), now, 5, lambda t: spring(t, "ERROR", "main", "c.x.promo.RuleCache",
+                                                                       "Failed to load rule set: java.lang.OutOfMemoryError: Java heap space"))
+    metrics = [
+        {"service": "basket", "namespace": "Commerce/Basket", "name": "Http5xxRatio", "unit": "Percent",
+         "points": series(rng, now, step_at(onset, 0.2, 18), noise=0.1)},
+        {"service": "basket", "namespace": "Commerce/Basket", "name": "HttpRequests", "unit": "Count",
+         "points": series(rng, now, flat(8000), noise=0.04, digits=0)},
+        {"service": "basket", "namespace": "ContainerInsights", "name": "pod_memory_utilization", "unit": "Percent",
+         "points": series(rng, now, flat(40), noise=0.02)},
+        {"service": "promo-engine", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, step_at(onset - timedelta(minutes=2), 30, 97, 2), noise=0.03)},
+        {"service": "promo-engine", "namespace": "Commerce/Promo", "name": "HealthyTaskCount", "unit": "Count",
+         "points": series(rng, now, step_at(onset - timedelta(minutes=1), 6, 1, 2), noise=0.0, digits=0)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "promo-engine-unhealthy-tasks", "promo-engine healthy tasks below 3", "Commerce/Promo",
+               "HealthyTaskCount", {"ServiceName": "promo-engine"}, 1, 3, op="LessThanThreshold"),
+        grafana(rng, now + timedelta(minutes=1), "BasketHigh5xx", {"service": "basket", "severity": "critical"},
+                "basket 5xx ratio 18%", "basket returns server errors", 18),
+        grafana(rng, now + timedelta(minutes=6), "BasketHigh5xx", {"service": "basket", "severity": "critical"},
+                "basket 5xx ratio 19%", "basket returns server errors", 19),
+    ]
+    changes = [
+        change("deploy-basket-2410", "deploy", "basket", deploy_at, "kubernetes", "yuki", "Split shipping lines",
+               2410, 2409, "4c4c4c4"),
+        change("ecs-promo-engine-td-55", "deploy", "promo-engine", now - timedelta(hours=18), "ecs", "ola",
+               "Task definition promo-engine:55", 55, 54, "5d5d5d5"),
+    ]
+    write({"name": "basket-dependency-despite-deploy", "description": "promo-engine runs out of heap and loses its tasks; basket's errors name it. basket's own deploy 20 minutes earlier is innocent.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "basket", "alerts": 3, "category": "availability",
+                                       "root_cause": "dependency_failure", "culprit": "promo-engine",
+                                       "remediation": "page_human", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"basket.log": ("/eks/prod/commerce/basket", log), "promo-engine.log": ("/ecs/commerce/promo-engine", promo)})
+
+
+@scenario
+def invoicing_ec2_deploy_logs_only():
+    """A CodeDeploy deployment on EC2 breaks PDF invoices; no metrics are published: logs carry the onset."""
+    rng = Rng(1616)
+    now = parse("2026-03-16T10:10:10Z")
+    acct = "404411900123"
+    deploy_at = now - timedelta(minutes=23)
+    onset = deploy_at + timedelta(minutes=2)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("invoicing", "worker", "ec2", "/ec2/prod/invoicing/app", ["tax-service"], workload="invoicing-asg"),
+        svc("tax-service", "api", "lambda", "/aws/lambda/tax-service", [], workload="tax-service"),
+    ]
+    log = Log(rng)
+    log.every(start, now, 25, lambda t: f"[{t:%Y-%m-%d %H:%M:%S,%f}"[:-3] + f"] INFO invoicing.render: invoice INV-{rng.randint(10**6, 10**7)} rendered ({rng.randint(1, 9)} pages)")
+    log.every(start, now, 600, lambda t: f"[{t:%Y-%m-%d %H:%M:%S,%f}"[:-3] + "] WARNING invoicing.mail: SES throttled, backing off 2s")
+    log.every(onset, now, 18, lambda t: [
+        f"[{t:%Y-%m-%d %H:%M:%S,%f}"[:-3] + f"] ERROR invoicing.render: invoice INV-{rng.randint(10**6, 10**7)} failed",
+        "Traceback (most recent call last):",
+        "  File \"/opt/invoicing/render.py\", line 211, in render",
+        "    html = template.render(**ctx)",
+        "jinja2.exceptions.UndefinedError: 'dict object' has no attribute 'vat_breakdown'"])
+    tax = Log(rng)
+    tax.every(start, now, 60, lambda t: f"[INFO]\t{iso_ms(t)}\t{rng.uid()}\tcomputed tax for {rng.choice(['DE', 'FR', 'NL'])}")
+    alerts = [
+        pagerduty(rng, now, "Invoice rendering failures on invoicing", "invoicing", "invoicing/render-failures",
+                  "QINV000311", 311, priority="P2"),
+        pagerduty(rng, now + timedelta(minutes=5), "Invoice rendering failures on invoicing", "invoicing",
+                  "invoicing/render-failures", "QINV000311", 311, priority="P2", event_type="incident.escalated"),
+    ]
+    changes = [
+        change("codedeploy-invoicing-d-3XY9", "deploy", "invoicing", deploy_at, "codedeploy", "ci",
+               "CodeDeploy d-3XY9 invoicing revision 144 (OneAtATime)", 144, 143, "9f9f9f9"),
+        change("lambda-tax-service-v12", "deploy", "tax-service", now - timedelta(hours=2, minutes=40), "lambda", "ci",
+               "Publish version 12 of tax-service", 12, 11, "8e8e8e8"),
+    ]
+    write({"name": "invoicing-ec2-deploy-logs-only", "description": "CodeDeploy revision 144 of invoicing renders a template field that no longer exists; no metrics exist, only logs show the new exception from two minutes after the deployment.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": [],
+           "expected": {"incidents": [{"service": "invoicing", "alerts": 2, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "codedeploy-invoicing-d-3XY9",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service", "restart_pods"]}]}},
+          {"invoicing.log": ("/ec2/prod/invoicing/app", log), "tax-service.log": ("/aws/lambda/tax-service", tax)})
+
+
+@scenario
+def wallet_deploy_breaks_client():
+    """A deploy changes the request it sends to a healthy dependency: errors name the dependency, the deploy is the cause."""
+    rng = Rng(1717)
+    now = parse("2026-08-21T06:30:00Z")
+    acct = "733300551122"
+    deploy_at = now - timedelta(minutes=17)
+    onset = deploy_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("wallet-api", "api", "ecs", "/ecs/fintech/wallet-api", ["card-processor"], workload="wallet-api",
+            cluster="fintech"),
+        svc("card-processor", "api", "ecs", "/ecs/fintech/card-processor", [], workload="card-processor",
+            cluster="fintech"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "json", ["/wallets/{id}/topup", "/wallets/{id}"], gap=6, err_after=onset,
+                 err_share=0.25)
+    log.every(onset, now, 8, lambda t: j(t, "error", "card-processor rejected charge",
+                                         status=400, body="invalid field 'amount_minor': expected integer",
+                                         wallet=rng.slug(8)))
+    log.every(start, now, 300, lambda t: j(t, "warning", "card-processor slow response", ms=rng.randint(900, 1500)))
+    cp = Log(rng)
+    access_noise(rng, cp, start, now, "spring", ["/charges"], gap=8)
+    metrics = [
+        {"service": "wallet-api", "namespace": "Fintech/Wallet", "name": "TopupErrors", "unit": "Count",
+         "points": series(rng, now, step_at(onset, 0.5, 30), noise=0.15, digits=0)},
+        {"service": "wallet-api", "namespace": "Fintech/Wallet", "name": "Topups", "unit": "Count",
+         "points": series(rng, now, flat(120), noise=0.05, digits=0)},
+        {"service": "wallet-api", "namespace": "AWS/ECS", "name": "CPUUtilization", "unit": "Percent",
+         "points": series(rng, now, flat(22), noise=0.06)},
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "wallet-api-topup-errors", "Wallet top-up errors above 10/min", "Fintech/Wallet",
+               "TopupErrors", {"ServiceName": "wallet-api"}, 30, 10),
+        cw_sns(rng, acct, now + timedelta(minutes=5), "wallet-api-topup-errors", "Wallet top-up errors above 10/min",
+               "Fintech/Wallet", "TopupErrors", {"ServiceName": "wallet-api"}, 31, 10),
+    ]
+    changes = [
+        change("ecs-wallet-api-td-230", "deploy", "wallet-api", deploy_at, "ecs", "pia",
+               "Task definition wallet-api:230 (money as minor units)", 230, 229, "2b2b2b2"),
+        change("ecs-card-processor-td-88", "deploy", "card-processor", now - timedelta(hours=7), "ecs", "rex",
+               "Task definition card-processor:88", 88, 87, "3c3c3c3"),
+    ]
+    write({"name": "wallet-deploy-breaks-client", "description": "wallet-api task definition 230 sends amounts as strings; the healthy card-processor rejects them with 400. The errors name the dependency, but the deploy is the cause.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "wallet-api", "alerts": 2, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "ecs-wallet-api-td-230",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service"]}]}},
+          {"wallet-api.log": ("/ecs/fintech/wallet-api", log), "card-processor.log": ("/ecs/fintech/card-processor", cp)})
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for fn in SCENARIOS:
+        fn()
+    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
+    print(f"{len(SCENARIOS)} bundles in {OUT} ({total / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
