@@ -153,7 +153,7 @@ class Workflow(Construct):
             result_path="$.approval",
             task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
             # opening the approval page sends a heartbeat: nobody looking for half the window escalates early
-            heartbeat_timeout=sfn.Timeout.duration(Duration.seconds(_heartbeat(self._config.approval_timeout_seconds))),
+            heartbeat_timeout=_heartbeat(self._config.approval_timeout_seconds),
         )
         self._retry(wait_for_approval)
         wait_for_approval.add_catch(sfn.Pass(self, "Approval timed out").next(page),
@@ -304,6 +304,6 @@ class Workflow(Construct):
                     "Resource::*")
 
 
-def _heartbeat(timeout_seconds: int) -> int:
-    """Half the approval window when it is long enough to matter, else the whole window."""
-    return timeout_seconds // 2 if timeout_seconds >= 120 else timeout_seconds
+def _heartbeat(timeout_seconds: int) -> sfn.Timeout | None:
+    """Half the approval window when it is long enough to matter (it must be shorter than the timeout)."""
+    return sfn.Timeout.duration(Duration.seconds(timeout_seconds // 2)) if timeout_seconds >= 120 else None

@@ -118,7 +118,7 @@ def test_approval_waits_for_a_task_token_with_a_timeout(raw):
     catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]
     assert catches == [(["States.Timeout", "States.HeartbeatTimeout"], "Approval timed out"),
                        (["States.ALL"], "Record failure and page")]
-    assert 0 < state["HeartbeatSeconds"] <= state["TimeoutSeconds"]
+    assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"]
     assert _definition(raw)["States"]["Approval timed out"]["Next"] == "Page on-call"
 
 
