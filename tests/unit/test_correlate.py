@@ -51,3 +51,28 @@ def test_resolved_alerts_never_open():
     assert place("search-api", "resolved", T0, "fp", CATALOG, heads()).action == "ignore"
     p = place("search-api", "resolved", T0, "fp", CATALOG, heads(**{"search-api": head("search-api")}))
     assert p.action == "annotate"
+
+
+SHARED = ServiceCatalog(services=[Service(name="checkout-api", depends_on=["orders-db"]),
+                                  Service(name="billing-worker", depends_on=["orders-db"]), Service(name="orders-db")])
+
+
+def test_a_new_incident_never_absorbs_another_dependents_incident_through_a_shared_dependency():
+    checkout = head("checkout-api")
+    p = place("billing-worker", "firing", T0 + timedelta(seconds=30), "fp", SHARED,
+              heads(**{"orders-db": checkout, "checkout-api": checkout}))
+    assert p.action == "open" and p.absorb == ()
+
+
+def test_the_window_is_measured_from_the_incidents_last_alert():
+    h = IncidentHead(id="inc-search-api", service="search-api", opened_at=T0 - timedelta(minutes=40),
+                     last_alert_at=T0 - timedelta(minutes=10))
+    p = place("search-api", "firing", T0, "fp", CATALOG, heads(**{"search-api": h}))
+    assert (p.action, p.incident_id) == ("attach", "inc-search-api")
+
+
+def test_an_incident_whose_workflow_is_running_still_takes_alerts_but_a_merged_one_does_not():
+    running = IncidentHead(id="inc-s", service="search-api", opened_at=T0, last_alert_at=T0, status="awaiting_approval")
+    assert place("search-api", "firing", T0, "fp", CATALOG, heads(**{"search-api": running})).action == "attach"
+    merged = IncidentHead(id="inc-s", service="search-api", opened_at=T0, last_alert_at=T0, status="merged")
+    assert place("search-api", "firing", T0, "fp", CATALOG, heads(**{"search-api": merged})).action == "open"

