@@ -30,13 +30,9 @@ from .steps import Steps
 
 
 def load_catalog(document: str | None) -> ServiceCatalog:
-    """A catalog from its JSON or YAML document; a bad field is a clear error naming it."""
-    if not document:
-        return ServiceCatalog()
-    data: Any = json.loads(document) if document.lstrip().startswith(("{", "[")) else yaml.safe_load(document)
-    if isinstance(data, list):
-        data = {"services": data}
-    return ServiceCatalog.model_validate(data)
+    """A catalog from its JSON or YAML document; every bad field is a clear error naming it."""
+    from .domain.catalog import parse_catalog
+    return parse_catalog(document)
 
 
 class Container:
