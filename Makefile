@@ -46,7 +46,10 @@ synth-fast: $(STAMP)
 	$(PY) -m infra.app -c account=$(ACCOUNT) --no-bundling
 
 eval: $(STAMP)
-	$(PY) ../shared/scenarios/score.py tests/scenarios/examples --cmd "$(VENV)/bin/watchkeeper replay {dir} --json"
+	@mkdir -p .cache
+	$(PY) ../shared/scenarios/score.py tests/scenarios/examples --cmd "$(VENV)/bin/watchkeeper replay {dir} --json" --jobs 2 --min-correct 0 --json-out .cache/eval-examples.json
+	$(PY) ../shared/scenarios/score.py tests/scenarios/suite --cmd "$(VENV)/bin/watchkeeper replay {dir} --json" --jobs 2 --min-correct 0 --json-out .cache/eval-suite.json
+	$(PY) benchmarks/eval_calibration.py --report .cache/eval-examples.json --report .cache/eval-suite.json
 
 bench: $(STAMP)
 	$(PY) benchmarks/log_miner.py
