@@ -9,6 +9,7 @@ import boto3
 import yaml
 
 from .adapters.changes import ChangeJournal
+from .adapters.cluster_state import KubernetesClusterState
 from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
 from .adapters.dynamodb_audit import DynamoDBAuditLog
 from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
@@ -115,25 +116,26 @@ class Container:
                     return c
             return None
 
-        def kubernetes_for(cluster: str):
-            from .adapters.kubernetes_actions import KubernetesActions
-            if self.cfg.kube_api_url:
-                from kubernetes import client as k8s
-                conf = k8s.Configuration(host=self.cfg.kube_api_url)
-                conf.api_key = {"authorization": "Bearer local-simulator"}
-                return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
-            return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
-
         return PlatformExecutors(
-            {"eks": KubernetesExecutor(kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
+            {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
             config=ConfigExecutor(lookup, ssm=self.client("ssm")), disk=DiskCleanupExecutor(self.client("ssm")))
+
+    def kubernetes_for(self, cluster: str):
+        from .adapters.kubernetes_actions import KubernetesActions
+        if self.cfg.kube_api_url:
+            from kubernetes import client as k8s
+            conf = k8s.Configuration(host=self.cfg.kube_api_url)
+            conf.api_key = {"authorization": "Bearer local-simulator"}
+            return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
+        return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
 
     def steps(self) -> Steps:
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
         gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs")), metrics,
-                                    ChangeJournal(self.cfg.state_table, dynamodb))
+                                    ChangeJournal(self.cfg.state_table, dynamodb),
+                                    cluster=KubernetesClusterState(self.kubernetes_for))
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
