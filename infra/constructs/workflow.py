@@ -46,8 +46,13 @@ class Workflow(Construct):
         storage.grant_state_write(self.classify.role)
         self.gather = fn("GatherEvidence", FunctionSpec(
             handler="watchkeeper.handlers.gather.handler", memory_size=1024, timeout=Duration.seconds(90),
+            actions_asset=True,   # reads pods' restarts and termination reasons with the kubernetes client
             description="Gather evidence: logs, metrics and recent changes of the affected services"))
         self._grant_gather(catalog)
+        eks_clusters = sorted({s.cluster for s in catalog.services if s.platform == "eks" and s.cluster})
+        if eks_clusters:
+            self.gather.add_to_policy(iam.PolicyStatement(
+                actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
         self.diagnose = fn("Diagnose", FunctionSpec(
             handler="watchkeeper.handlers.diagnose.handler", memory_size=512, timeout=Duration.seconds(120),
             description="Diagnose: rank root-cause hypotheses from the evidence"))

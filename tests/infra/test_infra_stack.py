@@ -268,13 +268,13 @@ def test_dead_letter_queues_refuse_plain_http(raw):
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_the_functions_that_act_ship_the_kubernetes_asset(raw):
-    """Execute actions writes; Verify recovery reverts writes when the service does not recover."""
+def test_only_the_functions_that_touch_clusters_ship_the_kubernetes_asset(raw):
+    """Execute actions writes; Verify recovery reverts; Gather evidence reads pods."""
     functions = _of_type(raw, "AWS::Lambda::Function")
-    execute, verify = _function_id(raw, "execute"), _function_id(raw, "verify")
+    execute, verify, gather = (_function_id(raw, h) for h in ("execute", "verify", "gather"))
     keys = {k: f["Properties"]["Code"]["S3Key"] for k, f in functions.items()}
     assert len(set(keys.values())) == 2
-    assert sorted(k for k, v in keys.items() if v == keys[execute]) == sorted([execute, verify])
+    assert sorted(k for k, v in keys.items() if v == keys[execute]) == sorted([execute, verify, gather])
 
 
 def test_outputs(template):
