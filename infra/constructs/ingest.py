@@ -7,7 +7,8 @@ import json
 import aws_cdk as cdk
 from aws_cdk import Duration, aws_apigatewayv2 as apigwv2, aws_events as events, aws_events_targets as targets
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda_event_sources as event_sources
-from aws_cdk import aws_secretsmanager as secretsmanager, aws_sns as sns, aws_stepfunctions as sfn
+from aws_cdk import aws_secretsmanager as secretsmanager, aws_sns as sns, aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs, aws_stepfunctions as sfn
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
@@ -66,7 +67,19 @@ class Ingest(Construct):
         state_machine.grant_start_execution(fn.role)
         self.webhook_secret.grant_read(fn.role)
 
-        fn.function.add_event_source(event_sources.SnsEventSource(self.alert_topic))
+        # An alert storm is buffered in a queue: SNS and EventBridge deliver into it, ingest reads
+        # batches of up to 100 and reports only the records that must be retried (partial batch response).
+        dead_letters = sqs.Queue(self, "AlertDeadLetterQueue", retention_period=Duration.days(14),
+                                 encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        acknowledge(dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the alert queue.")
+        self.alert_queue = sqs.Queue(
+            self, "AlertQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            visibility_timeout=Duration.seconds(6 * 15), retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+        )
+        self.alert_topic.add_subscription(subscriptions.SqsSubscription(self.alert_queue, raw_message_delivery=False))
+        fn.function.add_event_source(event_sources.SqsEventSource(
+            self.alert_queue, batch_size=100, max_batching_window=Duration.seconds(2), report_batch_item_failures=True))
         self.alarm_rule = events.Rule(
             self, "AlarmStateChangeRule",
             description="CloudWatch alarms entering ALARM or OK (Watchkeeper's own alarms excluded)",
@@ -78,7 +91,7 @@ class Ingest(Construct):
                     "alarmName": [{"anything-but": {"prefix": ALARM_PREFIX}}],
                 },
             ),
-            targets=[targets.LambdaFunction(fn.function, retry_attempts=4, max_event_age=Duration.hours(1))],
+            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1))],
         )
         api.add_routes(
             path="/webhooks/{source}", methods=[apigwv2.HttpMethod.POST],

@@ -149,22 +149,37 @@ def test_plan_decision_routes_to_approval_execution_or_page(raw):
 # -- alert intake ----------------------------------------------------------------------------
 
 
-def test_alarm_rule_matches_alarm_and_ok_state_changes_and_targets_ingest(raw, template):
-    ingest = _function_id(raw, "ingest")
+def _alert_queue(raw: dict[str, Any]) -> str:
+    (queue,) = [k for k in _of_type(raw, "AWS::SQS::Queue") if k.startswith("IngestAlertQueue")]
+    return queue
+
+
+def test_alarm_rule_matches_alarm_and_ok_state_changes_and_feeds_the_alert_queue(raw, template):
     template.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": Match.object_like({
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
             "detail": Match.object_like({"state": {"value": ["ALARM", "OK"]}}),
         }),
-        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [ingest, "Arn"]}})],
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_alert_queue(raw), "Arn"]}})],
     })
 
 
-def test_ingest_subscribes_to_the_alert_topic_and_can_start_executions(raw, template):
-    ingest = _function_id(raw, "ingest")
+def test_a_storm_is_buffered_in_a_queue_read_in_batches_with_partial_failures(raw, template):
+    """SNS and EventBridge deliver into the alert queue; ingest reads batches and retries only what failed."""
+    ingest, queue = _function_id(raw, "ingest"), _alert_queue(raw)
     template.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": [ingest, "Arn"]}})
+        "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": [queue, "Arn"]}})
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": ingest}, "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+        "BatchSize": 100, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+    props = raw["Resources"][queue]["Properties"]
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert props["VisibilityTimeout"] >= 6 * raw["Resources"][ingest]["Properties"]["Timeout"]
+
+
+def test_ingest_can_start_executions(raw, template):
+    ingest = _function_id(raw, "ingest")
     assert _allows(_statements(raw, ingest), "states:StartExecution", {"Ref": _machine_id(raw)})
     env = raw["Resources"][ingest]["Properties"]["Environment"]["Variables"]
     assert env["STATE_MACHINE_ARN"] == {"Ref": _machine_id(raw)}
@@ -259,13 +274,13 @@ def test_each_function_has_its_own_role_tracing_dlq_and_log_group(raw):
         assert COMMON_ENV <= set(props["Environment"]["Variables"]), name
 
 
-def test_dead_letter_queues_refuse_plain_http(raw):
+def test_every_queue_refuses_plain_http(raw):
     policies = _of_type(raw, "AWS::SQS::QueuePolicy")
-    assert len(policies) == 11
+    assert len(policies) == len(_of_type(raw, "AWS::SQS::Queue"))
     for policy in policies.values():
-        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert statement["Effect"] == "Deny"
-        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for st in statements)
 
 
 def test_only_the_functions_that_touch_clusters_ship_the_kubernetes_asset(raw):

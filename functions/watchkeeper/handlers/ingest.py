@@ -18,17 +18,14 @@ from ..domain.ingest import IngestOutcome
 from ..domain.webhook_auth import WebhookRefused, authenticate, parse_secrets
 from ._runtime import logger, tracer
 
-_SECRETS: dict[str, str] | None = None
-
-
 def webhook_secrets() -> dict[str, str]:
     """The webhook secrets, read from Secrets Manager once per container."""
-    global _SECRETS
-    if _SECRETS is None:
-        c = container()
+    c = container()
+    if not hasattr(c, "_webhook_secrets"):
         arn = c.cfg.webhook_secret_arn
-        _SECRETS = parse_secrets(c.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]) if arn else {}
-    return _SECRETS
+        c._webhook_secrets = (parse_secrets(c.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+                              if arn else {})
+    return c._webhook_secrets
 
 
 def _now() -> str:
