@@ -185,6 +185,27 @@ class DynamoDBIncidentStore:
         self._put({"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("APPROVAL"), "request_id": _s(request_id),
                    **self._expiry()})
 
+    def pending_for(self, incident_ids: list[str], answered: set[str] = frozenset()) -> list[dict[str, Any]]:
+        """The pending approval requests of these incidents (one BatchGetItem per 100 incidents)."""
+        out = []
+        for i in range(0, len(incident_ids), 100):
+            keys = [{"pk": _s(f"INCIDENT#{iid}"), "sk": _s("APPROVAL")} for iid in incident_ids[i:i + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                try:
+                    resp = self._ddb.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise translate(exc, "read approval requests") from exc
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    request_id = item["request_id"]["S"]
+                    if request_id in answered:
+                        continue
+                    approval = self.get_approval(request_id)
+                    if approval and approval["status"] == "pending":
+                        out.append(approval)
+                request = resp.get("UnprocessedKeys") or {}
+        return out
+
     def pending_approvals(self) -> list[dict[str, Any]]:
         out = []
         for item in self._scan(prefix="APPROVAL#"):

@@ -53,6 +53,7 @@ class ReplaySession:
         self.kube = KubernetesSimulator()
         self.aws: LocalAws | None = None
         self.answered: set[str] = set()
+        self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
         self.approval_server: ApprovalServer | None = None
 
     def __enter__(self) -> "ReplaySession":
@@ -134,19 +135,26 @@ class ReplaySession:
         seen_events: dict[str, int] = {}
         deadline = time.monotonic() + self.options.timeout_seconds
         while len(results) < len(arns) and time.monotonic() < deadline:
-            for approval in store.pending_approvals():
-                if approval["incident_id"] in arns and approval["incident_id"] not in results:
-                    self._answer(approval, store, audit, sfn)
-            for incident_id, arn in arns.items():
-                if incident_id in results:
-                    continue
+            open_ids = [i for i in arns if i not in results]
+            for approval in store.pending_for(open_ids, self.answered):
+                self._answer(approval, store, audit, sfn)
+            running = set()
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn,
+                                                                      statusFilter="RUNNING"):
+                running |= {e["executionArn"] for e in page["executions"]}
+            for incident_id in open_ids:
+                arn = arns[incident_id]
                 if self.options.on_state:
                     self._report_states(sfn, incident_id, arn, seen_events)
+                if arn in running:
+                    self._nudge(sfn, incident_id)
+                    continue
                 desc = sfn.describe_execution(executionArn=arn)
                 if desc["status"] != "RUNNING":
                     output = json.loads(desc.get("output") or "{}")
                     results[incident_id] = {"status": desc["status"], "output": output}
-            time.sleep(0.01)
+            # the executions run in moto's threads: poll gently, they need the interpreter more than we do
+            time.sleep(min(0.1, 0.01 + 0.002 * len(running)))
         for incident_id in arns:
             results.setdefault(incident_id, {"status": "TIMED_OUT", "output": {}})
         return results
@@ -159,10 +167,25 @@ class ReplaySession:
                 self.options.on_state(incident_id, details["name"])
         seen[incident_id] = len(events)
 
+    def _nudge(self, sfn: Any, incident_id: str) -> None:
+        """Work around a race in moto's callback tasks: a decision sent before the task has set up
+        its heartbeat endpoint is only noticed at the next heartbeat. A heartbeat after the
+        decision wakes the task, which then reads the outcome it already holds."""
+        sent = self._sent.get(incident_id)
+        if sent is None or time.monotonic() - sent[1] < 0.3:
+            return
+        try:
+            sfn.send_task_heartbeat(taskToken=sent[0])
+        except Exception:  # the task has moved on: nothing to wake
+            self._sent.pop(incident_id, None)
+            return
+        self._sent[incident_id] = (sent[0], time.monotonic())
+
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
         if approval["request_id"] in self.answered:
             return
         self.answered.add(approval["request_id"])
+        self._sent[approval["incident_id"]] = (approval["task_token"], time.monotonic())
         if self.options.approve is not None:
             self.options.approve(approval)      # decided through the approval API, which resumes the workflow
             return
