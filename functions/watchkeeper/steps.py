@@ -66,10 +66,11 @@ class Steps:
         if incident.status == "merged":
             self.audit.append(incident.id, "Classify alert", "step", f"merged into {incident.merged_into}")
             return incident
+        incident = incident.compacted()
         incident.service_info = self.catalog.get(incident.service)
-        incident.category = incident_category(a.category for a in incident.alerts)
-        incident.severity = severity((a.priority for a in incident.alerts), len(incident.alerts))
-        incident.title = f"{incident.service}: {incident.category} ({len({a.fingerprint for a in incident.alerts})} alerts)"
+        incident.category = incident_category(a.category for a in incident.alerts for _ in range(a.count))
+        incident.severity = severity((a.priority for a in incident.alerts), incident.deliveries)
+        incident.title = f"{incident.service}: {incident.category} ({len(incident.alerts)} alerts)"
         self.store.save(incident)
         self.audit.append(incident.id, "Classify alert", "step",
                           f"{incident.service}: {incident.category}, {incident.severity}, {incident.deliveries} deliveries"

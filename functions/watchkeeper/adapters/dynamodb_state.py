@@ -58,6 +58,7 @@ class DynamoDBIncidentStore:
                 for key, doc in json.loads(item["doc"]["S"]):
                     alerts.setdefault(key, AlertRef.model_validate(doc))
         incident.alerts = sorted(alerts.values(), key=lambda a: a.received_at)
+        incident.deliveries = sum(a.count for a in incident.alerts)
         return incident
 
     def incidents(self) -> list[Incident]:

@@ -127,7 +127,7 @@ class DeterministicAnalyzer:
         sec = _Score("security_event")
         security_alerts = [a for a in alerts if "security" in a.signals]
         deliveries = max(incident.deliveries, 1)
-        share = sum(1 for a in incident.alerts if a.category == "security") / deliveries
+        share = sum(a.count for a in incident.alerts if a.category == "security") / deliveries
         if share >= 0.5:
             sec.add(0.45, "most alerts are security alerts", security_alerts, "alerts")
         elif security_alerts:

@@ -217,7 +217,7 @@ def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templ
     for refs in by_fp.values():
         a = refs[0]
         add(type="alert", ref=a.alarm_name or a.fingerprint, service=a.service, at=a.received_at,
-            detail=f"{a.source}: {a.title} ({a.category}, {len(refs)} deliveries)", signals=[a.category])
+            detail=f"{a.source}: {a.title} ({a.category}, {sum(r.count for r in refs)} deliveries)", signals=[a.category])
     for c in ev.changes:
         delta = (ev.onset - c.at).total_seconds() / 60 if ev.onset else None
         when = f"{abs(delta):.0f} min {'before' if delta >= 0 else 'after'} onset" if delta is not None else ""

@@ -242,7 +242,7 @@ def incident_summary(incident_id: str, result: dict[str, Any]) -> dict[str, Any]
                       "confidence": diagnosis.get("confidence"), "summary": diagnosis.get("summary"),
                       "evidence": [{"type": evidence[e]["type"], "ref": evidence[e]["ref"], "detail": evidence[e]["detail"]}
                                    for e in diagnosis.get("evidence", []) if e in evidence]}
-    return {"id": incident_id, "service": incident.get("service"), "alerts": len(incident.get("alerts", [])),
+    return {"id": incident_id, "service": incident.get("service"), "alerts": incident.get("deliveries") or len(incident.get("alerts", [])),
             "category": incident.get("category"), "severity": incident.get("severity"), "root_cause": root_cause,
             "runbook": plan.get("runbook"), "actions": actions, "status": status,
             "execution": result["status"], "report": (out.get("report") or {}).get("uri"),
