@@ -34,6 +34,8 @@ class ReplayOptions:
     on_state: Callable[[str, str], None] | None = None                    # (incident id, state name) as they run
     timeout_seconds: float = 90.0
     template_account: str = "local"                                       # which cdk.json account to synthesize
+    max_concurrent: int = 6      # executions running at once: moto runs each in a thread, and 50 threads
+                                 # fighting over one interpreter finish later than 6 at a time
     extra_env: dict[str, str] = field(default_factory=dict)
     approval_server: bool = False                                         # serve the approval page on localhost
 
@@ -53,6 +55,8 @@ class ReplaySession:
         self.kube = KubernetesSimulator()
         self.aws: LocalAws | None = None
         self.answered: set[str] = set()
+        self._to_start: list[str] = []
+        self._started: set[str] = set()
         self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
         self.approval_server: ApprovalServer | None = None
 
@@ -119,11 +123,19 @@ class ReplaySession:
         assert self.aws is not None
         store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         starter = StepFunctionsStarter(self.aws.state_machine_arn, self.aws.client("stepfunctions"))
-        started = []
-        for incident_id in store.incident_ids(status="open"):
-            starter.start(incident_id, {"incident_id": incident_id, "settle_seconds": 0})
-            started.append(incident_id)
-        return started
+        ids = store.incident_ids(status="open")
+        self._starter = starter
+        self._to_start = list(ids)
+        self._start_more(0)
+        return ids
+
+    def _start_more(self, running: int) -> None:
+        """Start queued incidents while fewer than `max_concurrent` executions run."""
+        while self._to_start and running < max(1, self.options.max_concurrent):
+            incident_id = self._to_start.pop(0)
+            self._starter.start(incident_id, {"incident_id": incident_id, "settle_seconds": 0})
+            self._started.add(incident_id)
+            running += 1
 
     def wait(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
         assert self.aws is not None
@@ -133,7 +145,7 @@ class ReplaySession:
         arns = {i: f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{i}" for i in incident_ids}
         results: dict[str, dict[str, Any]] = {}
         seen_events: dict[str, int] = {}
-        deadline = time.monotonic() + self.options.timeout_seconds
+        deadline = time.monotonic() + self.options.timeout_seconds + 2.0 * len(arns)
         while len(results) < len(arns) and time.monotonic() < deadline:
             open_ids = [i for i in arns if i not in results]
             for approval in store.pending_for(open_ids, self.answered):
@@ -142,8 +154,11 @@ class ReplaySession:
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn,
                                                                       statusFilter="RUNNING"):
                 running |= {e["executionArn"] for e in page["executions"]}
+            self._start_more(len(running))
             for incident_id in open_ids:
                 arn = arns[incident_id]
+                if incident_id not in self._started:
+                    continue
                 if self.options.on_state:
                     self._report_states(sfn, incident_id, arn, seen_events)
                 if arn in running:
