@@ -53,6 +53,7 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/log_miner.py
+	$(PY) benchmarks/storm.py --broken 20 --replay
 
 clean:
 	rm -rf cdk.out .cache .watchkeeper .pytest_cache
