@@ -51,3 +51,18 @@ def test_severity_takes_the_highest_priority_and_the_storm_size():
     assert severity([None], 1) == "warning"
     assert severity(["warning"], 6) == "high"
     assert severity(["info"], 12) == "critical"
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("p95 latency above 500 ms", "performance"),
+    ("Invoice rendering failures", "availability"),
+    ("HTTP 503 from the load balancer", "availability"),
+])
+def test_numbers_with_units_are_not_status_codes(title, expected):
+    from datetime import datetime, timezone
+
+    from watchkeeper.models import Alert
+
+    alert = Alert(delivery_id="d", fingerprint="f", source="grafana", status="firing", title=title,
+                  received_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert alert_category(alert) == expected

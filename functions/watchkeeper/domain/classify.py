@@ -20,8 +20,9 @@ _CATEGORY_PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = (
                               r"crashloop|imagepull", re.I)),
     ("resource", re.compile(r"mem(ory)?|oom|heap|\bgc\b|swap|cpu|disk|filesystem|inode|volume|storage|"
                             r"freeable|throttl", re.I)),
-    ("availability", re.compile(r"5xx|\b50[0-4]\b|error[ _-]?rate|errors?\b|fault|health|unhealthy|availability|"
-                                r"\bdown\b|unreachable|statuscheck|failed[ _-]?requests|success[ _-]?rate", re.I)),
+    ("availability", re.compile(r"5xx|\b50[0-4]\b(?!\s*(ms|milliseconds|msec)\b)|error[ _-]?rate|errors?\b|fault|"
+                                r"health|unhealthy|availability|\bdown\b|unreachable|statuscheck|fail(ed|ures?|ing)\b|"
+                                r"success[ _-]?rate", re.I)),
     ("performance", re.compile(r"latency|p9[059]|p50|duration|response[ _-]?time|slow|request[ _-]?(count|rate)|"
                                r"requests|traffic|throughput|rps|queue[ _-]?depth|backlog|saturation", re.I)),
 )
