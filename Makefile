@@ -8,7 +8,7 @@ ACCOUNT ?= local
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test synth synth-fast bench eval setup clean help browser-deps
+.PHONY: compile demo test synth synth-fast bench eval setup clean help browser-deps
 
 help:
 	@echo "make demo   - run a whole incident on the embedded AWS (sets itself up)"
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml
 	-$(PYTHON) -c "import drain3" 2>/dev/null || $(PYTHON) -m pip install -q --user drain3==0.9.11
 	@touch $(STAMP)
 
+# the environment may set PYTHONDONTWRITEBYTECODE: compile the project once so every command starts faster
+compile: $(STAMP)
+	@$(PY) -m compileall -q functions infra > /dev/null
+
 setup: $(STAMP)
 
 # Debian's Chromium for the approval page's browser tests (a test tool's own browser download fails here)
@@ -32,10 +36,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser-deps:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
-demo: $(STAMP)
+demo: $(STAMP) compile
 	$(VENV)/bin/watchkeeper demo
 
-test: $(STAMP) browser-deps
+test: $(STAMP) compile browser-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
@@ -45,7 +49,7 @@ synth: $(STAMP)
 synth-fast: $(STAMP)
 	$(PY) -m infra.app -c account=$(ACCOUNT) --no-bundling
 
-eval: $(STAMP)
+eval: $(STAMP) compile
 	@mkdir -p .cache
 	$(PY) ../shared/scenarios/score.py tests/scenarios/examples --cmd "$(VENV)/bin/watchkeeper replay {dir} --json" --jobs 2 --min-correct 0 --json-out .cache/eval-examples.json
 	$(PY) ../shared/scenarios/score.py tests/scenarios/suite --cmd "$(VENV)/bin/watchkeeper replay {dir} --json" --jobs 2 --min-correct 0 --json-out .cache/eval-suite.json

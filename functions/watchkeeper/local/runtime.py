@@ -159,6 +159,7 @@ class LocalAws:
                     "POWERTOOLS_LOG_LEVEL": os.environ.get("WATCHKEEPER_LOG_LEVEL", "WARNING"),
                     "POWERTOOLS_METRICS_NAMESPACE": "Watchkeeper"}
         self._set_env(base_env)
+        _share_botocore_loader()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
         from .. import composition
@@ -317,6 +318,28 @@ class LocalAws:
                                "stackTrace": traceback.format_exception(exc)[-5:]}).encode()
         finally:
             self.invocations.append((name, time.perf_counter() - started))
+
+
+def _share_botocore_loader() -> None:
+    """One botocore data loader for every session in this process.
+
+    boto3, moto and moto's own helpers (its EC2 region tables build three sessions at
+    import) each create a loader, so endpoints.json and the service models were parsed
+    again and again — about a second of every replay. The loader caches what it loads and
+    every session reads the same botocore data path, so sharing it changes nothing else.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session, "_watchkeeper_shared_loader", None) is not None:
+        return
+    shared = botocore.loaders.create_loader()
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        return shared if not search_path_string else botocore.loaders.create_loader(search_path_string)
+
+    botocore.session.create_loader = create_loader
+    botocore.session._watchkeeper_shared_loader = shared
 
 
 def _empty_zip() -> bytes:
