@@ -14,6 +14,7 @@ from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWat
 from .adapters.dynamodb_audit import DynamoDBAuditLog
 from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
 from .adapters.dynamodb_state import DynamoDBIncidentStore
+from .adapters.dynamodb_templates import DynamoDBTemplateStates
 from .adapters.executors import (
     AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
     PlatformExecutors,
@@ -135,7 +136,9 @@ class Container:
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
         gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs")), metrics,
                                     ChangeJournal(self.cfg.state_table, dynamodb),
-                                    cluster=KubernetesClusterState(self.kubernetes_for))
+                                    cluster=KubernetesClusterState(self.kubernetes_for),
+                                    templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
+                                    if self.cfg.state_table else None)
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer

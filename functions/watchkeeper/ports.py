@@ -72,6 +72,27 @@ class ChangeSource(Protocol):
     def changes(self, services: Iterable[str], start: datetime, end: datetime) -> list[ChangeEvent]: ...
 
 
+@dataclass
+class TemplateHistory:
+    """A service's mined log templates carried from one incident to the next.
+
+    `miner_state` is `TemplateMiner.state_bytes()` (so template ids stay stable);
+    `seen` maps a template id ("c12") to {"first_seen", "last_seen" (ISO times),
+    "seen_incidents" (int), "last_incident" (id)}.
+    """
+
+    miner_state: bytes | None = None
+    seen: dict[str, dict[str, Any]] | None = None
+
+
+class TemplateStateStore(Protocol):
+    def load(self, service: str) -> TemplateHistory | None: ...
+
+    def save(self, service: str, history: TemplateHistory) -> list[str]:
+        """Persist the history; returns notes on what could not be kept (e.g. over the item limit)."""
+        ...
+
+
 class ClusterStateSource(Protocol):
     """A workload's live state (pods, restarts, termination reasons), for evidence only."""
 

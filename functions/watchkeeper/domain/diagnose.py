@@ -168,6 +168,7 @@ class DeterministicAnalyzer:
                 s.add(_timing_points(lead), f"{change.kind} {change.id} {max(lead, 0):.0f} min before the onset",
                       [change_item], "change")
                 new = [t for t in templates if t.service == service and f"new_since:{change.id}" in t.signals
+                       and "recurring" not in t.signals  # around for days: the change did not bring it
                        and ("burst" in t.signals or "new" in t.signals) and not _names_any(t.detail, failing_names)]
                 if new:
                     s.add(0.35, "error log templates that did not exist before the change", new, "logs")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..models import ChangeEvent, Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
-from ..ports import ChangeSource, LogEvent, LogSource, MetricSource
+from ..ports import ChangeSource, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore
 
 try:  # the cluster port is optional: only Kubernetes workloads have pods to look at
     from ..ports import ClusterStateSource
@@ -35,6 +35,7 @@ class EvidenceBudget:
     max_bytes_per_group: int = 8_000_000
     max_template_items: int = 12
     new_template_after_change: timedelta = timedelta(minutes=45)
+    recurring_after: timedelta = timedelta(hours=24)
 
 
 @dataclass
@@ -44,17 +45,21 @@ class _Mined:
     samples: dict[str, str] = field(default_factory=dict)
     first_event: datetime | None = None
     lines: int = 0
+    miner: TemplateMiner | None = None
+    history: dict[str, dict] | None = None    # template id -> what earlier incidents saw; None: no history
 
 
 class EvidenceGatherer:
     def __init__(self, catalog: ServiceCatalog, logs: LogSource, metrics: MetricSource, changes: ChangeSource,
-                 budget: EvidenceBudget | None = None, cluster: "ClusterStateSource | None" = None):
+                 budget: EvidenceBudget | None = None, cluster: "ClusterStateSource | None" = None,
+                 templates: TemplateStateStore | None = None):
         self._catalog = catalog
         self._cluster = cluster
         self._logs = logs
         self._metrics = metrics
         self._changes = changes
         self._budget = budget or EvidenceBudget()
+        self._templates = templates
 
     def services_of(self, incident: Incident) -> list[str]:
         info = self._catalog.get(incident.service)
@@ -72,12 +77,15 @@ class EvidenceGatherer:
         own = [s for s in summaries if s.service == incident.service]
         onset = metric_analysis.earliest([s.onset for s in own if metric_analysis.anomalous(s)])
         mined: dict[str, _Mined] = {}
+        notes: list[str] = []
         for service in services:
             info = self._catalog.get(service)
             if info and info.log_group:
                 events = self._logs.fetch(info.log_group, end - b.log_lookback, end,
                                           max_events=b.max_events_per_group, max_bytes=b.max_bytes_per_group)
-                mined[service] = _mine(service, events)
+                miner, history = self._load_templates(service, incident.id, notes)
+                mined[service] = _mine(service, events, miner)
+                mined[service].history = history
         if onset is None:
             onset = _log_onset(mined.get(incident.service)) or min((a.received_at for a in incident.alerts), default=end)
         for m in mined.values():
@@ -86,11 +94,54 @@ class EvidenceGatherer:
         evidence = Evidence(window_start=end - b.log_lookback, window_end=end, onset=onset, changes=changes,
                             metrics=summaries, log_lines_read=sum(m.lines for m in mined.values()))
         evidence.templates = [t for m in mined.values() for t in m.stats.values()]
-        evidence.items = _items(incident, evidence, mined, b.max_template_items, b.new_template_after_change)
+        evidence.items = _items(incident, evidence, mined, b.max_template_items, b.new_template_after_change,
+                                b.recurring_after)
         evidence.items += self._cluster_items(incident, len(evidence.items))
+        self._save_templates(incident, mined, notes)
+        evidence.notes += notes
         if not mined:
             evidence.notes.append("no log group is known for the incident's services")
         return evidence
+
+    def _load_templates(self, service: str, incident_id: str, notes: list[str]
+                        ) -> tuple[TemplateMiner, dict[str, dict] | None]:
+        """The service's miner as earlier incidents left it (stable template ids), and what they saw."""
+        if self._templates is None:
+            return TemplateMiner(), None
+        try:
+            saved = self._templates.load(service)
+            if saved is None:
+                return TemplateMiner(), None
+            miner = TemplateMiner.from_state(saved.miner_state) if saved.miner_state else None
+        except Exception as exc:  # history is context: without it every template is simply unknown
+            notes.append(f"template history of {service} unavailable: {type(exc).__name__}")
+            return TemplateMiner(), None
+        if miner is None:   # no miner state, so the ids in `seen` would not match this miner's
+            return TemplateMiner(), None
+        # a retry of this incident's step must not count its own first pass as an earlier incident
+        return miner, {t: r for t, r in (saved.seen or {}).items()
+                       if not (r.get("last_incident") == incident_id and int(r.get("seen_incidents", 0)) <= 1)}
+
+    def _save_templates(self, incident: Incident, mined: dict[str, _Mined], notes: list[str]) -> None:
+        if self._templates is None:
+            return
+        for service, m in mined.items():
+            if m.miner is None:
+                continue
+            seen = dict(m.history or {})
+            for tid, stat in m.stats.items():
+                record = dict(seen.get(tid) or {})
+                first, last = stat.first_seen.isoformat(), stat.last_seen.isoformat()
+                record["first_seen"] = min(record.get("first_seen", first), first)
+                record["last_seen"] = max(record.get("last_seen", last), last)
+                if record.get("last_incident") != incident.id:
+                    record["seen_incidents"] = int(record.get("seen_incidents", 0)) + 1
+                    record["last_incident"] = incident.id
+                seen[tid] = record
+            try:
+                notes += self._templates.save(service, TemplateHistory(miner_state=m.miner.state_bytes(), seen=seen))
+            except Exception as exc:
+                notes.append(f"template history of {service} not saved: {type(exc).__name__}")
 
 
     def _cluster_items(self, incident: Incident, numbered: int) -> list[EvidenceItem]:
@@ -120,9 +171,9 @@ class EvidenceGatherer:
         return items
 
 
-def _mine(service: str, events: list[LogEvent]) -> _Mined:
-    miner = TemplateMiner()
-    out = _Mined(lines=len(events))
+def _mine(service: str, events: list[LogEvent], miner: TemplateMiner | None = None) -> _Mined:
+    miner = miner or TemplateMiner()
+    out = _Mined(lines=len(events), miner=miner)
     times: dict[str, list[datetime]] = defaultdict(list)
     levels: dict[str, str] = {}
     for e in events:
@@ -202,8 +253,21 @@ def is_bursting(stat: LogTemplateStat, onset: datetime, window_start: datetime, 
     return stat.after_onset >= 3 and rate_after >= 3 * rate_before + 0.05
 
 
+def recurring_days(record: dict | None, window_start: datetime, window_end: datetime,
+                   after: timedelta = timedelta(hours=24)) -> int | None:
+    """Whole days a template has been around, when an earlier incident saw it more than `after`
+    before this window; None when it is not recurring."""
+    if not record or not record.get("first_seen"):
+        return None
+    first = datetime.fromisoformat(record["first_seen"])
+    if first > window_start - after:
+        return None
+    return max(1, int((window_end - first) / timedelta(days=1)))
+
+
 def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templates: int,
-           new_after: timedelta = timedelta(minutes=45)) -> list[EvidenceItem]:
+           new_after: timedelta = timedelta(minutes=45), recurring_after: timedelta = timedelta(hours=24)
+           ) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
 
     def add(**kw) -> EvidenceItem:
@@ -248,6 +312,15 @@ def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templ
                 if c.service == service and span_start < c.at - timedelta(minutes=10) and stat.first_seen \
                         and c.at <= stat.first_seen <= c.at + new_after:
                     signals.append(f"new_since:{c.id}")
+            if m.history is not None:
+                days = recurring_days(m.history.get(tid), ev.window_start, ev.window_end, recurring_after)
+                if days is not None:
+                    # seen days ago: neither new in this window nor new since a change
+                    signals = [s for s in signals if s != "new" and not s.startswith("new_since:")]
+                    if signals:
+                        signals += ["recurring", f"recurring_for_days:{days}"]
+                elif tid not in m.history and "new" not in signals:
+                    signals.append("new")        # never seen in any earlier incident
             if not signals or signals == ["new"] and stat.count < 3:
                 continue
             ranked.append((("burst" in signals) + len(signals) * 0.1 + stat.after_onset / 1000, service, tid, stat,
