@@ -134,7 +134,7 @@ class Container:
     def steps(self) -> Steps:
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
-        gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs")), metrics,
+        gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs"), large_groups=self.cfg.large_log_groups), metrics,
                                     ChangeJournal(self.cfg.state_table, dynamodb),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)

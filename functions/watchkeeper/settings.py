@@ -35,8 +35,9 @@ class Settings(BaseModel):
     runbooks_dir: str = ""
     guardrails: str = ""            # GUARDRAILS: the account's guardrail policy as JSON (cdk.json `guardrails`)
     guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
+    large_log_groups: tuple[str, ...] = ()  # LARGE_LOG_GROUPS: read with Logs Insights from the start
 
-    @field_validator("approvers", mode="before")
+    @field_validator("approvers", "large_log_groups", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
