@@ -16,10 +16,8 @@ app = typer.Typer(help="Watchkeeper: an on-call agent for AWS. Replay incidents,
                   no_args_is_help=True, add_completion=False)
 runbooks_app = typer.Typer(help="Validate and list runbooks.", no_args_is_help=True)
 logs_app = typer.Typer(help="Work with log files.", no_args_is_help=True)
-audit_app = typer.Typer(help="Read and verify an incident's audit trail.", invoke_without_command=True)
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(logs_app, name="logs")
-app.add_typer(audit_app, name="audit")
 killswitch_app = typer.Typer(help="Stop (or allow) every write at once: an SSM parameter, or the local switch.",
                              no_args_is_help=True)
 app.add_typer(killswitch_app, name="killswitch")
@@ -69,23 +67,24 @@ def demo(bundle: Optional[Path] = typer.Option(None, help="the scenario to run (
     raise typer.Exit(run_demo(bundle, auto_approve=auto_approve))
 
 
-@audit_app.callback()
-def audit(ctx: typer.Context, incident_id: Optional[str] = typer.Argument(None, help="the incident id"),
+@app.command()
+def audit(words: list[str] = typer.Argument(..., metavar="[verify] INCIDENT_ID",
+                                            help="the incident id; `verify INCIDENT_ID` checks the hash chain"),
           table: Optional[str] = typer.Option(None, help="the DynamoDB audit table (default: the local trail)")) -> None:
-    """Print an incident's audit trail (`watchkeeper audit INCIDENT_ID`)."""
-    if ctx.invoked_subcommand is not None:
+    """Print an incident's audit trail, or verify its hash chain (`watchkeeper audit verify INCIDENT_ID`)."""
+    if len(words) == 2 and words[0] == "verify":
+        _audit_verify(words[1], table)
         return
-    if not incident_id:
+    if len(words) != 1:
         err.print("usage: watchkeeper audit INCIDENT_ID | watchkeeper audit verify INCIDENT_ID")
         raise typer.Exit(2)
-    records = _audit_records(incident_id, table)
+    records = _audit_records(words[0], table)
     from .local.console import audit_table
-    Console().print(audit_table(records, incident_id))
+    Console().print(audit_table(records, words[0]))
 
 
-@audit_app.command("verify")
-def audit_verify(incident_id: str, table: Optional[str] = typer.Option(None)) -> None:
-    """Check an audit trail's hash chain: any edited or missing record is reported."""
+def _audit_verify(incident_id: str, table: Optional[str]) -> None:
+    """Any edited, missing or reordered record is reported; exit status 1 when the chain is broken."""
     from .adapters.dynamodb_audit import verify_chain
 
     records = _audit_records(incident_id, table)
