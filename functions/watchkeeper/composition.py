@@ -8,6 +8,10 @@ from typing import Any
 import boto3
 import yaml
 
+from .adapters.change_sources import (
+    AppConfigDeployments, CodeDeployDeployments, CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory,
+    LambdaVersions, SsmParameterHistory,
+)
 from .adapters.changes import ChangeJournal
 from .adapters.cluster_state import KubernetesClusterState
 from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
@@ -27,6 +31,7 @@ from .domain.evidence import EvidenceGatherer
 from .domain.guardrails import GuardrailConfig
 from .domain.ingest import Ingestor
 from .models import ServiceCatalog
+from .ports import ChangeSource
 from .settings import Settings, settings as env_settings
 from .steps import Steps
 
@@ -131,11 +136,27 @@ class Container:
             return KubernetesActions(configuration=conf, settle_timeout=5.0, poll_interval=0.05)
         return KubernetesActions.for_eks(cluster, self.session.region_name, self.session)
 
+    def change_source(self) -> ChangeSource:
+        """The journal, plus the platforms named in CHANGE_SOURCES, merged (the journal wins a tie)."""
+        journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
+        named = [n for n in dict.fromkeys(self.cfg.change_sources) if n != "journal"]
+        if not named:
+            return journal
+        build = {
+            "kubernetes": lambda: KubernetesRolloutHistory(self.catalog, lambda cluster: self.kubernetes_for(cluster).apps),
+            "ecs": lambda: EcsDeployments(self.catalog, self.client("ecs")),
+            "lambda": lambda: LambdaVersions(self.catalog, self.client("lambda")),
+            "codedeploy": lambda: CodeDeployDeployments(self.catalog, self.client("codedeploy")),
+            "ssm": lambda: SsmParameterHistory(self.catalog, self.client("ssm")),
+            "appconfig": lambda: AppConfigDeployments(self.catalog, self.client("appconfig")),
+        }
+        return CompositeChangeSource([journal, *(build[n]() for n in named)])
+
     def steps(self) -> Steps:
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
         gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs"), large_groups=self.cfg.large_log_groups), metrics,
-                                    ChangeJournal(self.cfg.state_table, dynamodb),
+                                    self.change_source(),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
                                     if self.cfg.state_table else None)

@@ -7,6 +7,10 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
+# The journal (EventBridge-fed, always read) and the platforms Gather can ask directly.
+CHANGE_SOURCE_NAMES = ("journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -36,6 +40,16 @@ class Settings(BaseModel):
     guardrails: str = ""            # GUARDRAILS: the account's guardrail policy as JSON (cdk.json `guardrails`)
     guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
     large_log_groups: tuple[str, ...] = ()  # LARGE_LOG_GROUPS: read with Logs Insights from the start
+    change_sources: tuple[str, ...] = ("journal",)  # CHANGE_SOURCES: where Gather looks for recent changes
+
+    @field_validator("change_sources", mode="before")
+    @classmethod
+    def _known_sources(cls, v: object) -> object:
+        names = tuple(x.strip().lower() for x in v.split(",") if x.strip()) if isinstance(v, str) else tuple(v)
+        unknown = [n for n in names if n not in CHANGE_SOURCE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown change source(s) {', '.join(unknown)}; known: {', '.join(CHANGE_SOURCE_NAMES)}")
+        return names or ("journal",)
 
     @field_validator("approvers", "large_log_groups", mode="before")
     @classmethod
