@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,6 +44,8 @@ class AccountConfig(BaseModel):
         default_factory=lambda: ["/prod/"],
         description="SSM Parameter Store paths of the services' configuration (config reverts may write there)")
     guardrails: dict[str, Any] = Field(default_factory=dict, description="Guardrail policy: defaults and per-service")
+    change_sources: list[Literal["journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig"]] = Field(
+        default_factory=lambda: ["journal"], description="Where Gather evidence looks for recent deploys and config changes")
 
     @field_validator("guardrails")
     @classmethod

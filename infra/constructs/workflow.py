@@ -49,6 +49,9 @@ class Workflow(Construct):
             actions_asset=True,   # reads pods' restarts and termination reasons with the kubernetes client
             description="Gather evidence: logs, metrics and recent changes of the affected services"))
         self._grant_gather(catalog)
+        storage.grant_state_write(self.gather.role)       # each service's log-template history (TEMPLATES#)
+        self.gather.function.add_environment("CHANGE_SOURCES", ",".join(config.change_sources))
+        self._grant_change_sources(catalog)
         eks_clusters = sorted({s.cluster for s in catalog.services if s.platform == "eks" and s.cluster})
         if eks_clusters:
             self.gather.add_to_policy(iam.PolicyStatement(
@@ -222,11 +225,12 @@ class Workflow(Construct):
                 actions=["logs:FilterLogEvents", "logs:StartQuery"],
                 resources=[self._arn("logs", f"log-group:{name}:*") for name in log_groups]))
         self.gather.add_to_policy(iam.PolicyStatement(
-            actions=["logs:GetQueryResults", "logs:StopQuery", "cloudwatch:GetMetricData"], resources=["*"]))
+            actions=["logs:GetQueryResults", "logs:StopQuery", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+            resources=["*"]))
         acknowledge(
             self.gather.role, "AwsSolutions-IAM5",
             "Log reads are limited to the catalog's log groups (the ':*' suffix covers their streams); "
-            "GetQueryResults, StopQuery and GetMetricData do not support resource-level permissions.",
+            "GetQueryResults, StopQuery, GetMetricData and ListMetrics do not support resource-level permissions.",
             "Resource::*", *(f"Resource::{self._nag_arn('logs', f'log-group:{name}:*')}" for name in log_groups),
         )
 
@@ -299,6 +303,35 @@ class Workflow(Construct):
             "condition, and Describe calls without resource-level permissions.",
             *wildcards,
         )
+
+    def _grant_change_sources(self, catalog: Catalog) -> None:
+        """Read access to the platforms Gather evidence asks for recent changes (cdk.json change_sources)."""
+        sources, services, wildcards = set(self._config.change_sources), catalog.services, []
+        if "ecs" in sources:
+            ecs = sorted({(s.cluster, s.workload or s.name) for s in services if s.platform == "ecs" and s.cluster})
+            if ecs:
+                self.gather.add_to_policy(iam.PolicyStatement(
+                    actions=["ecs:DescribeServices"], resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+        if "lambda" in sources:
+            lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
+            if lambdas:
+                self.gather.add_to_policy(iam.PolicyStatement(
+                    actions=["lambda:ListVersionsByFunction", "lambda:ListAliases"],
+                    resources=[self._arn("lambda", f"function:{name}") for name in lambdas]))
+        if "ssm" in sources:
+            paths = self._config.config_parameter_paths
+            self.gather.add_to_policy(iam.PolicyStatement(
+                actions=["ssm:GetParametersByPath", "ssm:GetParameterHistory"],
+                resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
+            wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
+        listing = [a for name, acts in (("codedeploy", ["codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"]),
+                                        ("appconfig", ["appconfig:ListApplications", "appconfig:ListEnvironments",
+                                                       "appconfig:ListDeployments"])) if name in sources for a in acts]
+        if listing:
+            self.gather.add_to_policy(iam.PolicyStatement(actions=listing, resources=["*"]))
+        if wildcards:
+            acknowledge(self.gather.role, "AwsSolutions-IAM5",
+                        "Configuration history is read under the account's configuration parameter paths.", *wildcards)
 
     def _grant_verify(self) -> None:
         self.verify.add_to_policy(iam.PolicyStatement(

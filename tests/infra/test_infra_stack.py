@@ -358,3 +358,14 @@ def synth_template_with(context: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as outdir:
         app = new_app({**context, BUNDLING_STACKS: []}, outdir=outdir)
         return app.synth().get_stack_by_name(stack_name(context["account"])).template
+
+
+def test_gather_evidence_can_list_metrics_keep_template_history_and_knows_its_change_sources(raw):
+    gather = _function_id(raw, "gather")
+    statements = _statements(raw, gather)
+    assert _allows(statements, "cloudwatch:ListMetrics", "*")
+    assert any(_allows(statements, "dynamodb:PutItem", r) for s in statements
+               for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]))
+    env = raw["Resources"][gather]["Properties"]["Environment"]["Variables"]
+    local = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]["accounts"]["local"]
+    assert env["CHANGE_SOURCES"] == ",".join(local.get("change_sources", ["journal"]))
