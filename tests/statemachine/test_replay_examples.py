@@ -39,3 +39,31 @@ def test_with_the_kill_switch_on_every_write_is_blocked():
     out = replay(bundle_dirs()[-1], ReplayOptions(kill_switch=True))
     writes = [a for i in out["incidents"] for a in i["actions"] if a["type"] in WRITES]
     assert writes and all(a["status"] == "blocked" and a["blocked_by"] == "kill_switch" for a in writes)
+
+
+def test_twenty_broken_payloads_are_counted_and_change_no_conclusion(tmp_path):
+    """Production on a bad day: truncated, foreign and identical broken deliveries slipped into a bundle."""
+    import json
+    import shutil
+
+    import yaml
+
+    source = next(b for b in bundle_dirs() if b.name == "checkout-api-dependency-failure")
+    bundle = tmp_path / source.name
+    shutil.copytree(source, bundle)
+    doc = yaml.safe_load((bundle / "scenario.yaml").read_text())
+    first = doc["alerts"][0]
+    broken = [
+        {"source": "cloudwatch-eventbridge", "received_at": first["received_at"], "payload": json.dumps(first["payload"])[:57]},
+        {"source": "pagerduty", "received_at": first["received_at"], "payload": {"unexpected": True}},
+        {"source": "grafana", "received_at": first["received_at"], "payload": "null"},
+        {"source": "cloudwatch-sns", "received_at": first["received_at"], "payload": {"MessageId": "m", "Message": "{}"}},
+    ] * 5                                   # identical deliveries at the same moment, too
+    for i, b in enumerate(broken):
+        doc["alerts"].insert(1 + 2 * i % len(doc["alerts"]), b)
+    (bundle / "scenario.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    clean, noisy = replay(source), replay(bundle)
+    assert noisy["alerts"]["invalid"] == 20 and noisy["alerts"]["received"] == clean["alerts"]["received"] + 20
+    summary = lambda out: [(i["service"], i["alerts"], i["root_cause"]["kind"], i["root_cause"]["culprit"],
+                            [a["type"] for a in i["actions"]]) for i in out["incidents"]]
+    assert summary(noisy) == summary(clean)

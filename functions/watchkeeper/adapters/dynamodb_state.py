@@ -154,7 +154,16 @@ class DynamoDBIncidentStore:
         self._batch_write(requests)
 
     def quarantine_many(self, items: list[QuarantinedAlert]) -> None:
-        self._batch_write([self._quarantine_item(i) for i in items])
+        """Every quarantined delivery is kept, even identical ones delivered at the same moment."""
+        records, seen = [], {}
+        for item in items:
+            record = self._quarantine_item(item)
+            key = record["sk"]["S"]
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                record["sk"] = _s(f"{key}#{seen[key]}")
+            records.append(record)
+        self._batch_write(records)
 
     def save(self, incident: Incident) -> None:
         """The workflow's view of an incident; what ingest owns (`ing`) is left alone."""
@@ -306,6 +315,8 @@ class DynamoDBIncidentStore:
         return out
 
     def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        # one BatchWriteItem may not name a key twice: the last write of a key wins, as with PutItem
+        items = list({(i["pk"]["S"], i["sk"]["S"]): i for i in items}.values())
         for i in range(0, len(items), 25):
             request = {self._table: [{"PutRequest": {"Item": item}} for item in items[i:i + 25]]}
             for _ in range(8):
