@@ -90,7 +90,9 @@ def load_catalog(config: AccountConfig) -> Catalog:
     path = (REPO_ROOT / config.catalog).resolve()
     if not path.is_file():
         raise ConfigError(f"invalid config field 'catalog': {config.catalog} does not exist")
+    from watchkeeper.domain.catalog import CatalogError, parse_catalog
+
     try:
-        return Catalog.model_validate(yaml.safe_load(path.read_text()) or {})
-    except ValidationError as error:
-        raise ConfigError(f"invalid service catalog {config.catalog}: {_describe(error)}") from None
+        return parse_catalog(path.read_text(), strict=True)   # the synth refuses an inconsistent catalog
+    except CatalogError as error:
+        raise ConfigError(f"invalid service catalog {config.catalog}: {error}") from None

@@ -37,9 +37,12 @@ from .steps import Steps
 
 
 def load_catalog(document: str | None) -> ServiceCatalog:
-    """A catalog from its JSON or YAML document; every bad field is a clear error naming it."""
+    """A catalog from its JSON or YAML document; every bad field is a clear error naming it.
+    Inconsistencies (a dependency the catalog does not list) are logged, not fatal, at run time."""
+    import logging
+
     from .domain.catalog import parse_catalog
-    return parse_catalog(document)
+    return parse_catalog(document, strict=False, warn=logging.getLogger(__name__).warning)
 
 
 class Container:

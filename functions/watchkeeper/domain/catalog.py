@@ -22,8 +22,14 @@ class CatalogError(ValueError):
         super().__init__("invalid service catalog:\n  " + "\n  ".join(problems))
 
 
-def parse_catalog(document: str | None) -> ServiceCatalog:
-    """A catalog from its JSON or YAML text (a bare list of services is accepted)."""
+def parse_catalog(document: str | None, strict: bool = True,
+                  warn: Any = None) -> ServiceCatalog:
+    """A catalog from its JSON or YAML text (a bare list of services is accepted).
+
+    `strict=False` is for the running functions: a dependency missing from the catalog or a
+    clashing alias is reported through `warn` rather than stopping every incident — the
+    synth (and `watchkeeper` validation) is where such a catalog is refused.
+    """
     if not document or not document.strip():
         return ServiceCatalog()
     try:
@@ -40,8 +46,11 @@ def parse_catalog(document: str | None) -> ServiceCatalog:
     except ValidationError as exc:
         raise CatalogError([_describe(err, data) for err in exc.errors()]) from None
     problems = check_catalog(catalog)
-    if problems:
+    if problems and strict:
         raise CatalogError(problems)
+    for problem in problems:
+        if warn is not None:
+            warn(f"service catalog: {problem}")
     return catalog
 
 
