@@ -67,3 +67,12 @@ def test_malformed_payloads_are_refused_with_the_field(source, payload, needle):
 def test_body_may_arrive_as_a_json_string(bundles):
     a = bundles["cart-api-config-change"]["alerts"][0]
     assert parse_delivery("grafana", json.dumps(a["payload"]), a["received_at"])[0].labels["service"] == "cart-api"
+
+
+def test_lifecycle_events_that_are_not_alerts_are_neither_invalid_nor_alerts(bundles):
+    pd = next(a for a in bundles["storefront-bff-bad-deploy"]["alerts"] if a["source"] == "pagerduty")
+    acked = {"event": {**pd["payload"]["event"], "event_type": "incident.acknowledged"}}
+    assert parse_delivery("pagerduty", acked, pd["received_at"]) == []
+    eb = next(a for a in bundles["cart-api-config-change"]["alerts"] if a["source"] == "cloudwatch-eventbridge")
+    detail = {**eb["payload"]["detail"], "state": {**eb["payload"]["detail"]["state"], "value": "INSUFFICIENT_DATA"}}
+    assert parse_delivery("cloudwatch-eventbridge", {**eb["payload"], "detail": detail}, eb["received_at"]) == []

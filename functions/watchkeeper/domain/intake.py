@@ -225,11 +225,11 @@ def parse_delivery(source: str, payload: Any, received_at: datetime | str) -> li
     except ValidationError as exc:
         raise InvalidAlert(_explain(source, exc)) from None
     if isinstance(delivery, CloudWatchSnsDelivery):
-        return [_from_sns(delivery)]
+        return [a for a in [_from_sns(delivery)] if a is not None]
     if isinstance(delivery, CloudWatchEventDelivery):
-        return [_from_event(delivery)]
+        return [a for a in [_from_event(delivery)] if a is not None]
     if isinstance(delivery, PagerDutyDelivery):
-        return [_from_pagerduty(delivery)]
+        return [a for a in [_from_pagerduty(delivery)] if a is not None]
     if isinstance(delivery, GrafanaDelivery):
         return [_from_grafana(delivery, i, a) for i, a in enumerate(delivery.payload.alerts)]
     return [_from_datadog(delivery)]
@@ -255,11 +255,14 @@ def _hints_from_dimensions(dims: dict[str, str]) -> list[str]:
     return [dims[k] for k in _DIMENSION_KEYS if dims.get(k)]
 
 
-def _from_sns(d: CloudWatchSnsDelivery) -> Alert:
+def _from_sns(d: CloudWatchSnsDelivery) -> Alert | None:
+    """None for INSUFFICIENT_DATA: an alarm without data neither fires nor resolves."""
     try:
         msg = _AlarmMessage.model_validate_json(d.payload.Message)
     except ValidationError as exc:
         raise InvalidAlert(_explain("cloudwatch-sns", exc).replace("cloudwatch-sns:", "cloudwatch-sns: Message.", 1)) from None
+    if msg.NewStateValue == "INSUFFICIENT_DATA":
+        return None
     trigger = msg.Trigger or _Trigger()
     dims = {x.name: x.value for x in trigger.Dimensions}
     namespace, metric = trigger.Namespace, trigger.MetricName
@@ -282,8 +285,10 @@ def _from_sns(d: CloudWatchSnsDelivery) -> Alert:
     )
 
 
-def _from_event(d: CloudWatchEventDelivery) -> Alert:
+def _from_event(d: CloudWatchEventDelivery) -> Alert | None:
     detail = d.payload.detail
+    if detail.state.value == "INSUFFICIENT_DATA":
+        return None
     metric = next((m.metricStat.metric for m in detail.configuration.metrics if m.metricStat), None)
     dims = dict(metric.dimensions) if metric else {}
     arn = d.payload.resources[0] if d.payload.resources else detail.alarmName
@@ -308,12 +313,11 @@ _PD_FIRING = {"incident.triggered", "incident.reopened", "incident.escalated", "
 _PD_RESOLVED = {"incident.resolved"}
 
 
-def _from_pagerduty(d: PagerDutyDelivery) -> Alert:
+def _from_pagerduty(d: PagerDutyDelivery) -> Alert | None:
+    """None for a valid webhook that is not an alert (acknowledged, annotated, reassigned, ...)."""
     ev = d.payload.event
-    if ev.event_type not in _PD_FIRING | _PD_RESOLVED:
-        status = "resolved" if (ev.data.status or "") == "resolved" else None
-        if status is None:
-            raise InvalidAlert(f"pagerduty: event.event_type {ev.event_type!r} is not an alert (only triggered/resolved)")
+    if ev.event_type not in _PD_FIRING | _PD_RESOLVED and (ev.data.status or "") != "resolved":
+        return None
     inc = ev.data
     hints = [h for h in ((inc.service.summary if inc.service else None), inc.incident_key, inc.title) if h]
     key = inc.incident_key or inc.id
