@@ -44,7 +44,7 @@ def load_template(account: str = "local") -> dict[str, Any]:
 
     template = synth_template(account=account, bundling=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")      # replays may synthesize side by side
     tmp.write_text(json.dumps(template))
     tmp.replace(path)
     return template
