@@ -6,9 +6,13 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 
+ACKNOWLEDGED: list[str] = []   # every acknowledgement made in this process, for the synth's summary
+
+
 def acknowledge(scope: IConstruct, rule: str, reason: str, *findings: str) -> None:
     """Acknowledge `rule` (or only its listed `findings`, e.g. 'Resource::*') on `scope` and its children."""
     ids = [f"{rule}[{finding}]" for finding in findings] if findings else [rule]
+    ACKNOWLEDGED.extend(ids)
     cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=i, reason=reason) for i in ids))
 
 
