@@ -111,9 +111,23 @@ class Steps:
                                      "culprit_is_deploy": facts.culprit_is_deploy}})
         return plan
 
+    # --- Preview actions ---------------------------------------------------------------
+    def preview(self, incident: Incident, plan: RemediationPlan) -> dict[str, Any]:
+        """The dry run of every proposed write (exact API call and diff), for the approvers.
+
+        Runs in the function that holds the executors' read rights and clients, so the
+        request that follows can show it; nothing is written."""
+        writes = [a for a in plan.actions if a.is_write]
+        actions = preview_actions(self.executor, writes)
+        self.audit.append(incident.id, "Preview actions", "step",
+                          f"dry run of {len(actions)} proposed write(s): "
+                          + ", ".join(a.get("api_call") or a["type"] for a in actions))
+        return {"actions": actions}
+
     # --- Wait for approval ------------------------------------------------------------
     def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
-                         now: datetime | None = None, evidence: Evidence | None = None) -> str:
+                         now: datetime | None = None, evidence: Evidence | None = None,
+                         preview: list[dict[str, Any]] | None = None) -> str:
         now = now or datetime.now(timezone.utc)
         request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
         expires = now + timedelta(seconds=self.approval_timeout_seconds)
@@ -122,7 +136,8 @@ class Steps:
                    "severity": incident.severity, "category": incident.category,
                    "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
                    "actions": [f"{a.type} on {a.target}" for a in writes],
-                   "evidence": cited_evidence(cause, evidence), "proposed": preview_actions(self.executor, writes)}
+                   "evidence": cited_evidence(cause, evidence),
+                   "proposed": preview if preview is not None else preview_actions(self.executor, writes)}
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
         token = sign(self.signing_key, request_id, expires)
         url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None

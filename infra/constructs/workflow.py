@@ -157,6 +157,7 @@ class Workflow(Construct):
                 "diagnosis": sfn.JsonPath.object_at("$.diagnosis"),
                 "plan": sfn.JsonPath.object_at("$.plan"),
                 "evidence": sfn.JsonPath.object_at("$.evidence"),
+                "preview": sfn.JsonPath.object_at("$.preview"),
             }),
             result_path="$.approval",
             task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
@@ -171,9 +172,26 @@ class Workflow(Construct):
                                .when(sfn.Condition.boolean_equals("$.approval.approved", True), execute)
                                .otherwise(write_report))
 
+        # the dry run of each proposed write, by the function that holds the executors (read-only here);
+        # if it cannot be computed the request still goes out and says so
+        preview = tasks.LambdaInvoke(
+            self, "Preview actions", lambda_function=self.execute.function, payload_response_only=True,
+            retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object({
+                "mode": "preview",
+                "incident_id": sfn.JsonPath.string_at("$.incident_id"),
+                "incident": sfn.JsonPath.object_at("$.incident"),
+                "plan": sfn.JsonPath.object_at("$.plan"),
+            }),
+            result_path="$.preview",
+        )
+        self._retry(preview)
+        preview.add_catch(wait_for_approval, errors=["States.ALL"], result_path="$.preview")
+        preview.next(wait_for_approval)
+
         plan = self._step("Plan remediation", self.plan, "plan", record_failure)
         plan.next(sfn.Choice(self, "Needs approval?")
-                  .when(sfn.Condition.string_equals("$.plan.decision", "approve"), wait_for_approval)
+                  .when(sfn.Condition.string_equals("$.plan.decision", "approve"), preview)
                   .when(sfn.Condition.string_equals("$.plan.decision", "execute"), execute)
                   .otherwise(page))
 

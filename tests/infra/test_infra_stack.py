@@ -92,7 +92,7 @@ def _definition(raw: dict[str, Any]) -> dict[str, Any]:
 def test_state_names_read_like_a_runbook(raw):
     assert set(_definition(raw)["States"]) == {
         "Wait for related alerts", "Classify alert", "Merged into another incident?", "Merged into another incident",
-        "Gather evidence", "Diagnose", "Plan remediation", "Needs approval?", "Wait for approval",
+        "Gather evidence", "Diagnose", "Plan remediation", "Needs approval?", "Preview actions", "Wait for approval",
         "Approval timed out", "Approved?", "Execute actions", "Executed?", "Verify recovery", "Recovered?",
         "Wait before re-checking", "Page on-call", "Write report", "Incident handled", "Record failure and page",
         "Escalation failed", "Escalated after failure",
@@ -125,11 +125,14 @@ def test_approval_waits_for_a_task_token_with_a_timeout(raw):
 def test_every_lambda_task_retries_transient_errors_and_catches_to_a_page(raw):
     states = _definition(raw)["States"]
     lambda_tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(lambda_tasks) == 10
+    assert len(lambda_tasks) == 11
     for name, state in lambda_tasks.items():
         assert state["Retry"] == [{"ErrorEquals": LAMBDA_TASK_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 3,
                                    "BackoffRate": 2}], name
         assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+        if name == "Preview actions":   # a preview that fails must not stop the request: it goes out without one
+            assert (state["Catch"][-1]["ResultPath"], state["Catch"][-1]["Next"]) == ("$.preview", "Wait for approval")
+            continue
         assert state["Catch"][-1]["ResultPath"] == "$.error", name
         expected = "Escalation failed" if name == "Record failure and page" else "Record failure and page"
         assert state["Catch"][-1]["Next"] == expected, name
@@ -138,7 +141,9 @@ def test_every_lambda_task_retries_transient_errors_and_catches_to_a_page(raw):
 def test_plan_decision_routes_to_approval_execution_or_page(raw):
     choice = _definition(raw)["States"]["Needs approval?"]
     assert {(c["StringEquals"], c["Next"]) for c in choice["Choices"]} == {
-        ("approve", "Wait for approval"), ("execute", "Execute actions")}
+        ("approve", "Preview actions"), ("execute", "Execute actions")}
+    preview = _definition(raw)["States"]["Preview actions"]
+    assert preview["Next"] == "Wait for approval" and preview["Parameters"]["mode"] == "preview"
     assert choice["Default"] == "Page on-call"
     recovered = _definition(raw)["States"]["Recovered?"]
     assert {(c["StringEquals"], c["Next"]) for c in recovered["Choices"]} == {

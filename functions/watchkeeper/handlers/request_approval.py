@@ -19,5 +19,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(incident_id=incident.id)
     request_id = steps().request_approval(event["task_token"], incident, RootCause.model_validate(event["diagnosis"]),
                                           RemediationPlan.model_validate(event["plan"]),
-                                          evidence=Evidence.model_validate(event["evidence"]) if event.get("evidence") else None)
+                                          evidence=Evidence.model_validate(event["evidence"]) if event.get("evidence") else None,
+                                          preview=(event.get("preview") or {}).get("actions"))
     return {"request_id": request_id}
