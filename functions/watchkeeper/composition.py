@@ -83,10 +83,14 @@ class Container:
         return GuardrailConfig.parse(document or None)
 
     def signing_key(self) -> bytes:
-        if not self.cfg.signing_secret_arn:
-            return b"local-development-signing-key"
-        secret = self.client("secretsmanager").get_secret_value(SecretId=self.cfg.signing_secret_arn)["SecretString"]
-        return secret.encode()
+        """The approval-link key, read once per container (only the approval functions may read it)."""
+        if not hasattr(self, "_signing_key"):
+            if not self.cfg.signing_secret_arn:
+                self._signing_key = b"local-development-signing-key"
+            else:
+                arn = self.cfg.signing_secret_arn
+                self._signing_key = self.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode()
+        return self._signing_key
 
     def webhook_secrets(self) -> dict[str, str]:
         """The webhook secret document: per-source signing secrets ('slack', 'shared', ...) and
@@ -174,17 +178,31 @@ class Container:
         runbooks = runbook_engine.load_runbooks(runbook_engine.default_dir() if not self.cfg.runbooks_dir
                                                 else __import__("pathlib").Path(self.cfg.runbooks_dir))
         return Steps(
-            catalog=self.catalog, store=self.store(), audit=self.audit(), gatherer=gatherer, executor=self.executor(),
+            catalog=self.catalog, store=self.store(), audit=self.audit(), gatherer=gatherer,
             pager=SnsPager(self.cfg.page_topic_arn, self.client("sns")),
             reports=S3ReportStore(self.cfg.report_bucket, self.client("s3")),
             alarms=CloudWatchAlarms(self.client("cloudwatch")), kill_switch=self.ssm, approvals=self.store(),
-            notifier=self.approval_channels(),
-            refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key(),
+            # built on first use: only the functions that notify or sign may read those secrets, and the
+            # executors' clients are not every step's cold start
+            notifier=_Lazy(self.approval_channels), executor=_Lazy(self.executor),
+            refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key,
             approval_url=self.cfg.approval_api_url, approval_timeout_seconds=self.cfg.approval_timeout_seconds,
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
         )
+
+
+class _Lazy:
+    """An adapter built when first used."""
+
+    def __init__(self, build: Any):
+        self._build, self._built = build, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
 
 
 def _epoch():

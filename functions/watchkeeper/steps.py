@@ -45,7 +45,7 @@ class Steps:
     runbooks: list = field(default_factory=list)
     policy: GuardrailPolicy = field(default_factory=GuardrailPolicy)
     dry_run: bool = False
-    signing_key: bytes = b""
+    signing_key: Any = b""                      # bytes, or a callable that reads them when first needed
     approval_url: str = ""
     approval_timeout_seconds: int = 900
     verify_wait_seconds: int = 60
@@ -139,7 +139,8 @@ class Steps:
                    "evidence": cited_evidence(cause, evidence),
                    "proposed": preview if preview is not None else preview_actions(self.executor, writes)}
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
-        token = sign(self.signing_key, request_id, expires)
+        key = self.signing_key() if callable(self.signing_key) else self.signing_key
+        token = sign(key, request_id, expires)
         url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None
         thread_ts = None
         if self.notifier is not None:

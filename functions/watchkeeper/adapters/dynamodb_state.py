@@ -24,7 +24,6 @@ from botocore.exceptions import ClientError
 
 from ..domain.ingest import GroupCommit, HeadState, IncidentView
 from ..models import AlertRef, Incident, QuarantinedAlert
-from ..ports import IncidentHead
 from .aws_errors import translate
 
 _BUCKET_BYTES = 300_000          # an item holds at most 400 KB
@@ -41,11 +40,6 @@ class DynamoDBIncidentStore:
         self._ttl = timedelta(days=ttl_days)
 
     # --- reads ---------------------------------------------------------------------------
-    def head_for_service(self, service: str) -> IncidentHead | None:
-        view = IncidentView()
-        self.read_view([service], view)
-        return view.head_for(service)
-
     def load(self, incident_id: str) -> Incident:
         meta = self._get(f"INCIDENT#{incident_id}", "META")
         if meta is None:
@@ -214,15 +208,6 @@ class DynamoDBIncidentStore:
                     if approval and approval["status"] == "pending":
                         out.append(approval)
                 request = resp.get("UnprocessedKeys") or {}
-        return out
-
-    def pending_approvals(self) -> list[dict[str, Any]]:
-        out = []
-        for item in self._scan(prefix="APPROVAL#"):
-            if item.get("status", {}).get("S") == "pending":
-                out.append({"request_id": item["pk"]["S"].split("#", 1)[1], "incident_id": item["incident_id"]["S"],
-                            "task_token": item["task_token"]["S"], "expires_at": item["expires_at_iso"]["S"],
-                            "summary": json.loads(item["doc"]["S"])})
         return out
 
     def get_approval(self, request_id: str) -> dict[str, Any] | None:
