@@ -72,8 +72,12 @@ class Container:
         return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
 
     def ingestor(self) -> Ingestor:
-        return Ingestor(self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
-                        self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
+        """Built once per container: its service resolver (catalog index and name cache) serves every batch."""
+        if not hasattr(self, "_ingestor"):
+            self._ingestor = Ingestor(
+                self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
+                self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
+        return self._ingestor
 
     def guardrails(self) -> GuardrailConfig:
         """The account's guardrail policy: GUARDRAILS (env JSON), else GUARDRAILS_PARAMETER (SSM), else defaults."""
