@@ -7,6 +7,11 @@ noise on other services), interleaved; some incidents are dependency failures (t
 dependency's alarms belong to the dependent's incident), some last longer than the
 correlation window. `--broken N` slips N malformed payloads in.
 
+`--world` gives the storm a world as large as the held-out storm's (about 27 MB): every
+service's log group (three hours of access lines, its incident's errors and stack traces),
+several metric series per service (platform and application namespaces, one point a
+minute), and the deploys and config changes of the day (the culprits and distractors).
+
 Besides `expected.incidents` the generator writes `truth.json` next to `scenario.yaml`:
 for every delivery, the index of its expected incident or null (resolved / broken), so
 the benchmark can compute pair precision and recall of the grouping.
@@ -268,7 +273,7 @@ SOURCES = ["cloudwatch-sns", "cloudwatch-eventbridge", "pagerduty", "grafana", "
 
 
 def generate(deliveries: int = 10_000, incidents: int = 50, services: int = 260, minutes: int = 30,
-             broken: int = 0, seed: int = 7) -> tuple[dict, list[int | None]]:
+             broken: int = 0, seed: int = 7, world: bool = False) -> tuple[dict, list[int | None]]:
     rng = random.Random(seed)
     estate = Estate(rng, services)
     account = "123456789012"
@@ -365,14 +370,155 @@ def generate(deliveries: int = 10_000, incidents: int = 50, services: int = 260,
         incidents_out.append({"service": e["service"], "alerts": sum(1 for t in truth if t == idx),
                               "category": e["category"], "root_cause": e["kind"],
                               "culprit": e["culprit"], "remediation": REMEDIATION[e["kind"]], "forbidden": []})
-    doc = {"name": f"storm-{deliveries}-{incidents}-seed{seed}" + (f"-broken{broken}" if broken else ""),
+    files: dict[str, str] = {}
+    if world:
+        w = World(random.Random(seed + 1), estate, t0)
+        changes, logs, metrics = w.build(plans, expected, out)
+        files = w.files
+    else:
+        changes, logs, metrics = [], [], []
+    doc = {"name": f"storm-{deliveries}-{incidents}-seed{seed}" + (f"-broken{broken}" if broken else "")
+                   + ("-world" if world else ""),
            "description": "synthetic alert storm (benchmarks/storm_bundle.py)",
            "now": iso(out[0][0]), "account": account, "region": "us-east-1",
            "services": estate.services,
            "alerts": [{"source": s, "received_at": iso(at), "payload": p} for at, s, p, _ in out],
-           "changes": [], "logs": [], "metrics": [],
+           "changes": changes, "logs": logs, "metrics": metrics,
            "expected": {"incidents": incidents_out}}
+    if files:
+        doc["_log_files"] = files             # written by `write` under logs/, not part of scenario.yaml
     return doc, truth
+
+
+# --- the world around the storm: logs, metrics, changes --------------------------------------------
+PATHS = ["/api/v1/items/{n}", "/api/v1/orders/{n}", "/api/v1/cart", "/healthz", "/api/v2/search?q={w}",
+         "/api/v1/users/{n}/profile", "/internal/metrics", "/api/v1/prices/{n}"]
+WORDS = ["shoes", "lamp", "phone", "desk", "coat", "tent", "kettle", "chair"]
+ERRORS = {
+    "bad_deploy": ["ERROR NullPointerException in {svc}.handlers.ItemHandler.render(ItemHandler.java:{n})",
+                   "ERROR request failed: status=500 path=/api/v1/items/{n} error=\"cannot read field 'sku' of null\""],
+    "config_change": ["ERROR upstream rejected request: invalid api key for region us-east-1 (config {svc}.upstream.key)",
+                      "ERROR request failed: status=503 path=/api/v1/cart error=\"circuit open: too many upstream 401s\""],
+    "memory_leak": ["WARN GC overhead high: heap used {n}MiB of 2048MiB after full collection",
+                    "ERROR java.lang.OutOfMemoryError: Java heap space"],
+    "traffic_surge": ["WARN request queue depth {n} above soft limit 500",
+                      "ERROR request timed out after 30000 ms waiting for a worker thread"],
+    "disk_full": ["ERROR could not write /var/lib/{svc}/spool/{n}.tmp: No space left on device",
+                  "ERROR checkpoint failed: disk full (free 0 bytes)"],
+    "security_event": ["WARN authentication failed for user id {n} from 203.0.113.{m}: invalid password",
+                       "WARN rate limit exceeded for client 203.0.113.{m} on /api/v1/login"],
+    "dependency_failure": ["ERROR call to {dep} failed: connect timed out after 2000 ms",
+                           "ERROR request failed: status=502 path=/api/v1/orders/{n} error=\"upstream {dep} unavailable\""],
+}
+STACK = ["    at com.shop.{svc}.handlers.ItemHandler.render(ItemHandler.java:{n})",
+         "    at com.shop.{svc}.web.Router.dispatch(Router.java:88)",
+         "    at io.undertow.server.Connectors.executeRootHandler(Connectors.java:387)"]
+PLATFORM_METRICS = {"eks": [("ContainerInsights", "pod_cpu_utilization"), ("ContainerInsights", "pod_memory_utilization")],
+                    "ecs": [("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization")],
+                    "lambda": [("AWS/Lambda", "Errors"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles")],
+                    "ec2": [("AWS/EC2", "CPUUtilization")],
+                    "rds": [("AWS/RDS", "CPUUtilization"), ("AWS/RDS", "FreeStorageSpace"), ("AWS/RDS", "DatabaseConnections")]}
+APP_METRICS = [("5XXError", "Count"), ("Latency", "Milliseconds"), ("RequestCount", "Count")]
+
+
+class World:
+    """Three hours of every service's logs and metrics before the storm, and the day's changes."""
+
+    def __init__(self, rng: random.Random, estate: Estate, now: datetime, log_gap: float = 75.0,
+                 history_minutes: int = 180):
+        self.rng, self.estate, self.now = rng, estate, now
+        self.log_gap, self.minutes = log_gap, history_minutes
+
+    def build(self, plans: list[dict], expected: list[dict], deliveries: list) -> tuple[list, list, list]:
+        onset: dict[str, tuple[datetime, str, str | None]] = {}
+        for idx, plan in enumerate(plans):
+            first = min(at for at, _, _, i in deliveries if i == idx)
+            # the trouble starts before the first alert; logs stop at `now` (the first delivery of the storm)
+            start = min(first, self.now) - timedelta(minutes=self.rng.randint(5, 25))
+            onset[plan["service"]] = (start, plan["kind"], plan["dependency"])
+            if plan["dependency"]:
+                onset.setdefault(plan["dependency"], (start, "dependency_failure", None))
+        changes = self._changes(plans, onset)
+        logs, files, metrics = [], {}, []
+        for svc in self.estate.services:
+            name = svc["name"]
+            files[f"{name}.log"] = self._log(name, onset.get(name))
+            logs.append({"log_group": svc["log_group"], "file": f"logs/{name}.log"})
+            metrics += self._metrics(svc, onset.get(name))
+        self.files = files
+        return changes, logs, metrics
+
+    def _changes(self, plans: list[dict], onset: dict) -> list[dict]:
+        rng, out = self.rng, []
+        for plan in plans:
+            svc = self.estate.by_name[plan["service"]]
+            start = onset[plan["service"]][0]
+            if plan["kind"] in ("bad_deploy", "memory_leak"):
+                at = start - timedelta(minutes=rng.randint(3, 40) if plan["kind"] == "bad_deploy" else rng.randint(90, 170))
+                rev = rng.randint(10, 400)
+                source = {"eks": "kubernetes", "ecs": "ecs", "lambda": "lambda"}.get(svc["platform"], "codedeploy")
+                out.append({"id": f"deploy-{svc['name']}-{rev}", "kind": "deploy", "service": svc["name"], "at": iso(at),
+                            "revision": str(rev), "previous_revision": str(rev - 1), "sha": uuid.UUID(int=rng.getrandbits(128)).hex[:7],
+                            "author": rng.choice(["dana", "lee", "sam", "kim", "ari"]),
+                            "description": "storm benchmark deploy", "source": source})
+            elif plan["kind"] == "config_change":
+                at = start - timedelta(minutes=rng.randint(2, 20))
+                v = rng.randint(2, 40)
+                out.append({"id": f"ssm-{svc['name']}-upstream-key-v{v}", "kind": "config", "service": svc["name"],
+                            "at": iso(at), "revision": str(v), "previous_revision": str(v - 1),
+                            "description": f"Update SSM parameter /prod/{svc['name']}/upstream-key", "source": "ssm"})
+        for _ in range(len(plans) * 2):          # deploys elsewhere during the day: distractors
+            svc = rng.choice(self.estate.services)
+            at = self.now - timedelta(minutes=rng.randint(30, 23 * 60))
+            rev = rng.randint(10, 400)
+            out.append({"id": f"deploy-{svc['name']}-{rev}-{rng.randint(0, 999)}", "kind": "deploy", "service": svc["name"],
+                        "at": iso(at), "revision": str(rev), "previous_revision": str(rev - 1),
+                        "description": "routine deploy", "source": "codedeploy"})
+        return sorted(out, key=lambda c: c["at"])
+
+    def _log(self, name: str, trouble: tuple | None) -> str:
+        rng, lines = self.rng, []
+        t = self.now - timedelta(minutes=self.minutes)
+        while t < self.now:
+            path = rng.choice(PATHS).format(n=rng.randint(1, 99999), w=rng.choice(WORDS))
+            status = 200 if rng.random() > 0.01 else rng.choice([404, 400, 500])
+            lines.append(f"{iso_ms(t)} INFO request method={rng.choice(['GET', 'GET', 'POST'])} path={path} status={status} "
+                         f"duration_ms={int(rng.expovariate(1 / 40))} trace={uuid.UUID(int=rng.getrandbits(128)).hex[:16]}")
+            if rng.random() < 0.02:
+                lines.append(f"{iso_ms(t)} WARN slow query on {name} took {rng.randint(500, 3000)} ms")
+            t += timedelta(seconds=rng.expovariate(1 / self.log_gap))
+        if trouble:
+            start, kind, dep = trouble
+            t = start
+            templates = ERRORS[kind]
+            while t < self.now:
+                msg = rng.choice(templates).format(svc=name, n=rng.randint(1, 9999), m=rng.randint(1, 254), dep=dep or "db")
+                lines.append(f"{iso_ms(t)} {msg}")
+                if kind == "bad_deploy" and "NullPointer" in msg:
+                    lines += [f"{iso_ms(t)} {s.format(svc=name, n=rng.randint(40, 400))}" for s in STACK]
+                t += timedelta(seconds=rng.expovariate(1 / 4))
+        lines.sort(key=lambda x: x[:24])
+        return "\n".join(lines) + "\n"
+
+    def _metrics(self, svc: dict, trouble: tuple | None) -> list[dict]:
+        rng, out = self.rng, []
+        start = self.now - timedelta(minutes=self.minutes)
+        series = [(ns, m, None) for ns, m in PLATFORM_METRICS[svc["platform"]]]
+        if svc["kind"] in ("api", "frontend", "worker"):
+            series += [("Shop/Service", m, unit) for m, unit in APP_METRICS]
+        for ns, metric, unit in series:
+            base = rng.uniform(5, 60)
+            pts = []
+            for i in range(self.minutes):
+                at = start + timedelta(minutes=i)
+                v = base * (1 + rng.gauss(0, 0.05))
+                if trouble and at >= trouble[0] and metric in ("5XXError", "Latency", "pod_memory_utilization",
+                                                              "MemoryUtilization", "CPUUtilization", "Errors"):
+                    v *= 3 + (at - trouble[0]).total_seconds() / 600
+                pts.append([iso(at), round(v, 2)])
+            out.append({"service": svc["name"], "namespace": ns, "name": metric, **({"unit": unit} if unit else {}),
+                        "points": pts})
+        return out
 
 
 def _broken(rng: random.Random, sample: tuple) -> tuple[str, object]:
@@ -395,6 +541,11 @@ def _broken(rng: random.Random, sample: tuple) -> tuple[str, object]:
 
 def write(directory: Path, doc: dict, truth: list) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
+    log_files = doc.pop("_log_files", {})
+    if log_files:
+        (directory / "logs").mkdir(exist_ok=True)
+        for name, text in log_files.items():
+            (directory / "logs" / name).write_text(text)
     with (directory / "scenario.yaml").open("w") as fh:
         yaml.dump(doc, fh, Dumper=_Dumper, sort_keys=False, width=100000, allow_unicode=True)
     (directory / "truth.json").write_text(json.dumps(truth))
@@ -410,10 +561,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=int, default=30)
     ap.add_argument("--broken", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--world", action="store_true", help="logs, metrics and changes for every service (~27 MB)")
     args = ap.parse_args()
-    doc, truth = generate(args.deliveries, args.incidents, args.services, args.minutes, args.broken, args.seed)
+    doc, truth = generate(args.deliveries, args.incidents, args.services, args.minutes, args.broken, args.seed,
+                          world=args.world)
     path = write(Path(args.directory), doc, truth)
-    size = (path / "scenario.yaml").stat().st_size
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name != "truth.json")
     print(f"{path}/scenario.yaml: {len(doc['alerts'])} deliveries, {len(doc['expected']['incidents'])} incidents, "
           f"{sum(1 for t in truth if t is not None)} firing in incidents, {size / 1e6:.1f} MB")
 
