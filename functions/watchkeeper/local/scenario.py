@@ -209,6 +209,7 @@ class WorldLoader:
 
     def load(self, bundle: Bundle, root: Path, kube: Any = None) -> None:
         from ..adapters.changes import ChangeJournal
+        from .emulator import seed_metric_history
 
         ssm = self.aws.client("ssm")
         ssm.put_parameter(Name=self.aws.env("CATALOG_PARAMETER"), Value=bundle.catalog.model_dump_json(exclude_defaults=True),
@@ -224,13 +225,13 @@ class WorldLoader:
             logs.create_log_stream(logGroupName=log.log_group, logStreamName=stream)
             self.aws.seed_log_history(log.log_group, stream, [
                 {"timestamp": int(at.timestamp() * 1000), "message": message or " "} for at, message in events])
-        cw = self.aws.client("cloudwatch")
+        # recorded history, stored as PutMetricData stores it (which refuses points older than two weeks);
+        # the agent reads it through the real ListMetrics and GetMetricData
         for m in bundle.metrics:
-            data = [{"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
-                     "Timestamp": at, "Value": value, **({"Unit": m.unit} if m.unit in _UNITS else {})}
-                    for at, value in m.points]
-            for i in range(0, len(data), 500):
-                cw.put_metric_data(Namespace=m.namespace, MetricData=data[i:i + 500])
+            seed_metric_history(self.aws.account, self.aws.region, m.namespace, (
+                {"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
+                 "Timestamp": at, "Value": value, **({"Unit": m.unit} if m.unit in _UNITS else {})}
+                for at, value in m.points))
         journal = ChangeJournal(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         for change in bundle.changes:
             journal.record(change)

@@ -1,0 +1,322 @@
+"""Fixes and fast paths for the embedded AWS (moto 5.2.5), each with the same API behaviour.
+
+The agent still makes every call through moto's request parsing, backends and responses;
+these replace three moto internals whose cost or correctness breaks large replays, with
+implementations that return exactly what moto returns (`tests/functional/test_emulator.py`
+compares them with moto's own on random data and fails if a hook moves):
+
+- CloudWatch `GetMetricData` scans every stored point once per query *and per period*, and
+  `ListMetrics` compares every stored point with every metric found so far: a storm's world
+  (~10^5 points) makes one Gather take minutes. Both read an index by metric name and
+  dimensions instead; the statistics are computed by moto's own `Statistics`, over the same
+  points in the same order.
+- DynamoDB `TransactWriteItems` deep-copies the whole table once per item of the transaction
+  to roll back: a storm's ingest spent most of its time copying. An undo log of the items the
+  transaction touched rolls back the same way (and no longer erases other writers' items).
+- Step Functions `.waitForTaskToken` with a heartbeat: a decision (SendTaskSuccess) that
+  arrives before the task has set up its heartbeat endpoint is only noticed at the next
+  heartbeat, and the task fails with a heartbeat timeout when none comes. The endpoint now
+  starts notified when the outcome is already there, as in AWS, where a decision is never lost.
+
+`seed_metric_history` loads recorded metrics the way `LocalAws.seed_log_history` loads logs:
+PutMetricData rightly refuses points older than two weeks, and a recorded incident is older.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+_INSTALLED = False
+_ORIGINAL: dict[str, Any] = {}
+
+
+def install() -> None:
+    """Install every fix once per process (they keep moto's API behaviour, so they stay installed)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    _install_cloudwatch()
+    _install_dynamodb()
+    _install_stepfunctions()
+    _INSTALLED = True
+
+
+def original(name: str) -> Any:
+    """moto's own implementation of a patched method (for the equivalence tests)."""
+    return _ORIGINAL[name]
+
+
+# --- CloudWatch: an index of the stored points --------------------------------------------------
+class _Group:
+    """Every stored point of one metric (name, namespace, unit, dimensions in their order)."""
+
+    __slots__ = ("rep", "entries")
+
+    def __init__(self, rep: Any):
+        self.rep = rep
+        self.entries: list[tuple[int, Any]] = []   # (position in metric_data, datum)
+
+
+class _MetricIndex:
+    def __init__(self, data: list[Any]):
+        self.data = data
+        self.size = 0
+        self.groups: dict[tuple, _Group] = {}
+        self.by_name: dict[str, list[_Group]] = {}
+        self.ordered: list[_Group] = []            # by first appearance
+
+    def catch_up(self) -> "_MetricIndex":
+        data = self.data
+        for pos in range(self.size, len(data)):
+            md = data[pos]
+            key = (md.name, md.namespace, md.unit, tuple((d.name, d.value) for d in md.dimensions))
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(md)
+                self.by_name.setdefault(md.name, []).append(group)
+                self.ordered.append(group)
+            group.entries.append((pos, md))
+        self.size = len(data)
+        return self
+
+
+def _index(backend: Any) -> _MetricIndex:
+    index = backend.__dict__.get("_watchkeeper_index")
+    data = backend.metric_data
+    if index is None or index.data is not data or index.size > len(data):
+        index = backend.__dict__["_watchkeeper_index"] = _MetricIndex(data)
+    return index.catch_up()
+
+
+def _ordered(groups: Iterable[_Group], extra: list[tuple[int, Any]]) -> list[Any]:
+    entries: list[tuple[int, Any]] = []
+    runs = 0
+    for group in groups:
+        entries += group.entries
+        runs += 1
+    if extra:
+        entries += extra
+        runs += 1
+    if runs > 1:
+        entries.sort(key=lambda e: e[0])
+    return [md for _, md in entries]
+
+
+def _get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime,
+                     scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+    if not queries or any("MetricStat" not in q for q in queries):   # metric math: moto's own way
+        return _ORIGINAL["cloudwatch.get_metric_data"](self, queries, start_time, end_time, scan_by)
+    from moto.cloudwatch.exceptions import ValidationError
+    from moto.cloudwatch.models import Dimension, Statistics
+
+    start_time = start_time.replace(microsecond=0)
+    end_time = end_time.replace(microsecond=0)
+    if start_time > end_time:
+        raise ValidationError("The parameter EndTime must be greater than StartTime.")
+    if start_time == end_time:
+        raise ValidationError("The parameter StartTime must not equal parameter EndTime.")
+    index = _index(self)
+    aws = list(enumerate(self.aws_metric_data, start=index.size))
+    results = []
+    for query in queries:
+        metric_stat = query["MetricStat"]
+        query_ns = metric_stat["Metric"]["Namespace"]
+        query_name = metric_stat["Metric"]["MetricName"]
+        delta = timedelta(seconds=int(metric_stat["Period"]))
+        dimensions = [Dimension(name=d["Name"], value=d["Value"]) for d in metric_stat["Metric"].get("Dimensions", [])]
+        unit = metric_stat.get("Unit")
+        stat = metric_stat["Stat"]
+
+        def matches(md: Any) -> bool:
+            # moto: with dimensions, the namespace is not compared; the unit always is, when given
+            same = sorted(md.dimensions) == sorted(dimensions) if dimensions else md.namespace == query_ns
+            return same and (not unit or md.unit == unit)
+
+        groups = [g for g in index.by_name.get(query_name, ()) if matches(g.rep)]
+        extra = [(p, md) for p, md in aws if md.name == query_name and matches(md)]
+        buckets: dict[int, list[Any]] = {}
+        for md in _ordered(groups, extra):
+            if start_time <= md.timestamp < end_time:
+                buckets.setdefault((md.timestamp - start_time) // delta, []).append(md)
+        values: list[Any] = []
+        timestamps: list[datetime] = []
+        for k in sorted(buckets):
+            stats = Statistics([stat], start_time + k * delta)
+            stats.metric_data = buckets[k]
+            values.append(stats.get_statistics_for_type(stat))
+            timestamps.append(stats.timestamp)
+        if scan_by == "TimestampDescending" and timestamps:
+            timestamps.reverse()
+            values.reverse()
+        if query.get("ReturnData", True):
+            results.append({"id": query["Id"], "label": query.get("Label") or f"{query_name} {stat}",
+                            "values": values, "timestamps": timestamps, "status_code": "Complete"})
+    return results
+
+
+def _get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]) -> list[Any]:
+    from moto.cloudwatch.models import are_dimensions_same
+
+    index = _index(self)
+    candidates = index.by_name.get(metric_name, ()) if metric_name else index.ordered
+    picked: list[tuple[int, Any]] = []
+    once: dict[tuple, tuple[int, Any]] = {}
+    for group in candidates:
+        rep = group.rep
+        if not rep.filter(namespace=namespace, name=metric_name, dimensions=dimensions):
+            continue
+        # moto lists a metric once (whatever the unit of its points) when its dimensions compare
+        # "the same" with themselves, and every point of it otherwise
+        if rep.dimensions and are_dimensions_same(rep.dimensions, rep.dimensions):
+            key = (rep.name, rep.namespace, tuple((d.name, d.value) for d in rep.dimensions))
+            if key not in once or group.entries[0][0] < once[key][0]:
+                once[key] = group.entries[0]
+        else:
+            picked += group.entries
+    picked += once.values()
+    picked.sort(key=lambda e: e[0])
+    found = [md for _, md in picked]
+    for md in self.aws_metric_data:      # generated per call (S3 bucket metrics): moto's own loop
+        if md.filter(namespace=namespace, name=metric_name, dimensions=dimensions, already_present_metrics=found):
+            found.append(md)
+    return found
+
+
+def _install_cloudwatch() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    _ORIGINAL["cloudwatch.get_metric_data"] = CloudWatchBackend.get_metric_data
+    _ORIGINAL["cloudwatch.get_filtered_metrics"] = CloudWatchBackend.get_filtered_metrics
+    CloudWatchBackend.get_metric_data = _get_metric_data
+    CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics
+
+
+def seed_metric_history(account: str, region: str, namespace: str, points: Iterable[dict[str, Any]]) -> int:
+    """Store recorded points as PutMetricData stores them ({MetricName, Dimensions, Timestamp, Value,
+    Unit?}); returns how many were kept (non-finite values are not datapoints)."""
+    from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
+
+    backend = cloudwatch_backends[account][region]
+    kept = 0
+    for p in points:
+        value = float(p["Value"])
+        if not math.isfinite(value):
+            continue
+        at = p["Timestamp"]
+        if at.tzinfo is not None:             # moto keeps naive UTC, as its request parser makes them
+            at = at.astimezone(timezone.utc).replace(tzinfo=None)
+        backend.metric_data.append(MetricDatum(namespace, p["MetricName"], value, p.get("Dimensions", []),
+                                               at, p.get("Unit")))
+        kept += 1
+    return kept
+
+
+# --- DynamoDB: transactions with an undo log -----------------------------------------------------
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems, rolling back through the items it touched instead of table copies."""
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed, MockValidationException, MultipleTransactionsException, TooManyTransactionsException,
+        TransactionCanceledException, TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.comparisons import get_filter_expression
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []   # (table, key, item before or None)
+    target_items: set[tuple[str, str]] = set()
+
+    def rollback() -> None:
+        for table_name, key, before in reversed(undo):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before)
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[Any, Any, Any]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            rollback()
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type != "ConditionCheck":
+                before = copy.deepcopy(current.to_json()["Attributes"]) if current is not None else None
+                undo.append((table_name, key, before))
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                              expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition_expression, expression_attribute_names=names,
+                                 expression_attribute_values=values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            rollback()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001 - moto records any other failure the same way
+            errors.append((type(e).__name__, str(e), original_item))
+    if any(code is not None for code, _, _ in errors):
+        rollback()
+        raise TransactionCanceledException(errors)
+
+
+def _install_dynamodb() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    _ORIGINAL["dynamodb.transact_write_items"] = DynamoDBBackend.transact_write_items
+    DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+# --- Step Functions: a decision that arrives before the heartbeat endpoint -----------------------
+def _install_stepfunctions() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    setup = CallbackEndpoint.setup_heartbeat_endpoint
+    _ORIGINAL["stepfunctions.setup_heartbeat_endpoint"] = setup
+
+    def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint = setup(self, heartbeat_seconds)
+        # `notify` sets the outcome, then wakes the heartbeat endpoint if there is one; here the
+        # endpoint is set, then the outcome read: whichever runs second sees the other's write
+        if self._outcome is not None:
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint
