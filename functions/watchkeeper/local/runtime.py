@@ -162,6 +162,9 @@ class LocalAws:
         _share_botocore_loader()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
+        from . import emulator
+
+        emulator.install()          # moto's worst paths and its callback race, fixed with the same API behaviour
         from .. import composition
 
         composition.use_session(None)
