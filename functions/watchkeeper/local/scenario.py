@@ -82,81 +82,113 @@ class Bundle(_Strict):
 
 
 _STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_NO_KEY = object()
 
 
 class _Fallback(Exception):
     pass
 
 
-class _StormLoader(_Loader):  # type: ignore[misc, valid-type]
-    """The safe loader with a memo on implicit scalar resolution: a storm bundle repeats the
-    same few hundred keys half a million times, and resolving each costs a regex loop."""
-
-    _resolved: dict[str, str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0] and len(value) < 64:
-            tag = self._resolved.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(self._resolved) < 100_000:
-                    self._resolved[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
-
-
 def load_yaml(text: str) -> Any:
-    """YAML exactly as the safe loader reads it, about three times faster on a 27 MB bundle.
+    """YAML exactly as the safe loader reads it, about five times faster on a 27 MB bundle.
 
-    Nodes come from the libyaml composer; plain maps, lists and strings are built by one tight
-    function, every other tag by the safe constructor itself; merge keys, anchors shared by
-    several nodes and unusual tags fall back to the safe loader for the whole document.
+    The objects are built straight from libyaml's parser events, without the node graph and
+    its marks: plain scalars are resolved by the safe loader's own resolver (memoized: a storm
+    repeats the same few hundred keys half a million times) and every non-string scalar is
+    built by the safe constructor; anchors and aliases share one object, as they do there.
+    Explicit tags, merge keys, complex keys, recursive aliases and several documents fall
+    back to the safe loader for the whole document (with its results and its errors).
     """
-    loader = _StormLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        constructors = loader.yaml_constructors
-        seen: set[int] = set()
+        return _from_events(text)
+    except _Fallback:
+        return yaml.load(text, Loader=_Loader)
 
-        def build(n: Any) -> Any:
-            tag = n.tag
-            if tag == _STR:
-                return n.value
-            if tag == _MAP:
-                if id(n) in seen:
-                    raise _Fallback
-                seen.add(id(n))
-                out = {}
-                for k, v in n.value:
-                    if k.tag != _STR:
-                        if k.tag == "tag:yaml.org,2002:merge":
-                            raise _Fallback
-                        key = build(k)
-                        try:
-                            hash(key)
-                        except TypeError:
-                            raise yaml.constructor.ConstructorError(None, None, "found unhashable key", k.start_mark) from None
-                    else:
-                        key = k.value
-                    out[key] = build(v)
-                return out
-            if tag == _SEQ:
-                if id(n) in seen:
-                    raise _Fallback
-                seen.add(id(n))
-                return [build(x) for x in n.value]
-            if isinstance(n, yaml.ScalarNode) and tag in constructors and tag != "tag:yaml.org,2002:merge":
-                return constructors[tag](loader, n)
-            raise _Fallback
 
-        try:
-            return build(node)
-        except (_Fallback, RecursionError):
-            return loader.construct_document(node)
+def _from_events(text: str) -> Any:
+    ev = yaml.events
+    scalar_ev, map_ev, seq_ev, alias_ev = ev.ScalarEvent, ev.MappingStartEvent, ev.SequenceStartEvent, ev.AliasEvent
+    ends = (ev.MappingEndEvent, ev.SequenceEndEvent)
+    loader = _Loader(text)
+    try:
+        get, resolve, constructors = loader.get_event, loader.resolve, loader.yaml_constructors
+        scalar_node = yaml.ScalarNode
+        memo: dict[str, str] = {}
+        anchors: dict[str, Any] = {}
+        open_ids: set[int] = set()
+        containers: list[Any] = []
+        keys: list[Any] = []          # per open container: the pending mapping key, or _NO_KEY
+        result: Any = None
+        documents = 0
+        while True:
+            e = get()
+            t = type(e)
+            if t is scalar_ev:
+                tag = e.tag
+                if tag is not None and tag != "!":
+                    raise _Fallback
+                value = e.value
+                if e.implicit[0]:
+                    tag = memo.get(value)
+                    if tag is None:
+                        tag = resolve(scalar_node, value, e.implicit)
+                        if len(value) < 64 and len(memo) < 200_000:
+                            memo[value] = tag
+                else:
+                    tag = _STR
+                if tag == _STR:
+                    obj = value
+                elif tag == _MERGE or tag not in constructors:
+                    raise _Fallback
+                else:
+                    obj = constructors[tag](loader, scalar_node(tag, value))
+                if e.anchor is not None:
+                    if e.anchor in anchors:
+                        raise _Fallback
+                    anchors[e.anchor] = obj
+            elif t is map_ev or t is seq_ev:
+                if e.tag is not None and e.tag != "!":
+                    raise _Fallback
+                obj = {} if t is map_ev else []
+                if e.anchor is not None:
+                    if e.anchor in anchors:
+                        raise _Fallback
+                    anchors[e.anchor] = obj
+                containers.append(obj)
+                keys.append(_NO_KEY)
+                open_ids.add(id(obj))
+                continue
+            elif t in ends:
+                obj = containers.pop()
+                keys.pop()
+                open_ids.discard(id(obj))
+            elif t is alias_ev:
+                if e.anchor not in anchors or id(anchors[e.anchor]) in open_ids:
+                    raise _Fallback
+                obj = anchors[e.anchor]
+            elif t is ev.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Fallback
+                continue
+            elif t is ev.StreamEndEvent:
+                return result
+            else:
+                continue
+            if not containers:
+                result = obj
+                continue
+            parent = containers[-1]
+            if parent.__class__ is list:
+                parent.append(obj)
+            elif keys[-1] is _NO_KEY:
+                if isinstance(obj, (dict, list)):
+                    raise _Fallback
+                keys[-1] = obj
+            else:
+                parent[keys[-1]] = obj
+                keys[-1] = _NO_KEY
     finally:
         loader.dispose()
 
