@@ -32,7 +32,7 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
            kill_switch: Optional[bool] = typer.Option(None, "--kill-switch/--no-kill-switch",
                                                       help="replay with the kill switch on (default: the local switch)")) -> None:
     """Replay a recorded incident on the embedded AWS. Writes are planned, never executed."""
-    from .local.replay import ReplayOptions, replay as run_replay
+    from .local.replay import ReplayIncomplete, ReplayOptions, replay as run_replay
     from .local.scenario import BundleError
 
     options = ReplayOptions(kill_switch=_local_kill_switch() if kill_switch is None else kill_switch)
@@ -42,6 +42,9 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
     except BundleError as exc:
         err.print(f"[red]invalid bundle:[/red] {exc}")
         raise typer.Exit(2)
+    except ReplayIncomplete as exc:         # never a partial result: no document on stdout, exit 3
+        err.print(f"[red]replay incomplete:[/red] {exc}")
+        raise typer.Exit(3)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
         return

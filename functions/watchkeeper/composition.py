@@ -125,14 +125,8 @@ class Container:
         return ApprovalChannels(email=email, slack=self.slack())
 
     def executor(self) -> PlatformExecutors:
-        journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
-
-        def lookup(change_id: str):
-            for c in journal.changes([s.name for s in self.catalog.services], _epoch(), _far_future()):
-                if c.id == change_id:
-                    return c
-            return None
-
+        # by id: the change feed's records and the changes Gather found on the platforms
+        lookup = ChangeJournal(self.cfg.state_table, self.client("dynamodb")).get
         return PlatformExecutors(
             {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
@@ -161,7 +155,7 @@ class Container:
             "ssm": lambda: SsmParameterHistory(self.catalog, self.client("ssm")),
             "appconfig": lambda: AppConfigDeployments(self.catalog, self.client("appconfig")),
         }
-        return CompositeChangeSource([journal, *(build[n]() for n in named)])
+        return CompositeChangeSource([journal, *(build[n]() for n in named)], remember=journal)
 
     def steps(self) -> Steps:
         dynamodb = self.client("dynamodb")
@@ -207,16 +201,6 @@ class _Lazy:
         if self._built is None:
             self._built = self._build()
         return getattr(self._built, name)
-
-
-def _epoch():
-    from datetime import datetime, timezone
-    return datetime(2000, 1, 1, tzinfo=timezone.utc)
-
-
-def _far_future():
-    from datetime import datetime, timezone
-    return datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 
 _CLIENTS: dict[tuple[int, str], Any] = {}

@@ -149,3 +149,33 @@ def test_a_decision_sent_before_the_heartbeat_endpoint_exists_is_not_lost():
             assert json.loads(desc["output"]) == {"approved": True}
     finally:
         LambdaSimpleBackend.invoke = original_invoke
+
+
+def test_a_query_reads_its_partition_as_moto_does():
+    from moto.dynamodb.models import dynamodb_backends
+
+    rng = random.Random(3)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(TableName="s", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        for i in range(300):
+            ddb.put_item(TableName="s", Item={"pk": {"S": f"P#{rng.randint(0, 9)}"}, "sk": {"S": f"{rng.random():.6f}"},
+                                              "n": {"N": str(i)}})
+        table = dynamodb_backends["123456789012"][REGION].get_table("s")
+        for forward in (True, False):
+            for p in ("P#1", "P#7", "P#none"):
+                kwargs = {"TableName": "s", "KeyConditionExpression": "pk = :p AND sk > :s", "ScanIndexForward": forward,
+                          "ExpressionAttributeValues": {":p": {"S": p}, ":s": {"S": "0.3"}}, "Limit": 7}
+                pages, fast = [], ddb.query(**kwargs)
+                pages.append(fast["Items"])
+                while "LastEvaluatedKey" in fast:
+                    fast = ddb.query(**kwargs, ExclusiveStartKey=fast["LastEvaluatedKey"])
+                    pages.append(fast["Items"])
+                expected = sorted((i for i in ddb.scan(TableName="s")["Items"]
+                                   if i["pk"]["S"] == p and i["sk"]["S"] > "0.3"), key=lambda i: i["sk"]["S"],
+                                  reverse=not forward)
+                assert [i for page in pages for i in page] == expected
+        assert len(table.all_items()) == 300            # a scan still sees every partition

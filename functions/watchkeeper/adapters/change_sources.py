@@ -7,7 +7,8 @@ deployments (task definition revisions), Lambda versions, CodeDeploy deployments
 Parameter Store history and AppConfig deployments. `CompositeChangeSource` merges them
 with the journal, the journal's entry winning when two describe the same revision.
 Each adapter maps catalog services to its own resources and never fails the whole read:
-a source that errors is skipped and named in `errors`.
+a source that errors is skipped and named in `errors`. What the platforms report is recorded
+in the journal (by id), so a revert can find the change Gather found.
 """
 from __future__ import annotations
 
@@ -248,10 +249,12 @@ class CompositeChangeSource:
     A failing source is skipped and recorded in `errors`, never fails the evidence step.
     """
 
-    def __init__(self, sources: Sequence[ChangeSource], same_change_within: timedelta = timedelta(minutes=10)):
+    def __init__(self, sources: Sequence[ChangeSource], same_change_within: timedelta = timedelta(minutes=10),
+                 remember: Any = None):
         self._sources = list(sources)
         self._within = same_change_within
-        self.errors: list[str] = []
+        self._remember = remember          # the journal: what the platforms told us is recorded there by id,
+        self.errors: list[str] = []         # so a revert of a change Gather found can look it up
 
     def changes(self, services: Iterable[str], start: datetime, end: datetime) -> list[ChangeEvent]:
         services = list(dict.fromkeys(services))
@@ -266,6 +269,11 @@ class CompositeChangeSource:
             for c in found:
                 if not any(self._same(c, m) for m in merged):
                     merged.append(c)
+                    if self._remember is not None and source is not self._remember:
+                        try:
+                            self._remember.record(c)
+                        except Exception as exc:  # the evidence stands without the record
+                            self.errors.append(f"recording {c.id}: {type(exc).__name__}: {exc}"[:200])
         return sorted(merged, key=lambda c: c.at)
 
     def _same(self, a: ChangeEvent, b: ChangeEvent) -> bool:

@@ -1,8 +1,14 @@
 """The change journal: deploys and config changes, recorded as they happen.
 
-In AWS an EventBridge rule feeds deployment and configuration events (ECS, CodeDeploy,
-Lambda, SSM Parameter Store, AppConfig, Kubernetes rollouts via the cluster's event
-exporter) into the state table; locally a scenario's `changes` are loaded the same way.
+In AWS the change feed (EventBridge rules -> `handlers/change_feed.py`) records ECS and
+CodeDeploy deployments, Lambda code and alias updates, SSM Parameter Store changes and
+AppConfig deployments into the state table as they happen; Gather evidence adds the changes it
+found by asking the platforms (so a revert can find them by id); locally a scenario's `changes`
+are loaded the same way.
+
+Items (pk / sk):
+  CHANGE#<service> / <at>#<change id>     the change, read by service and time window
+  CHANGEID#<change id> / CHANGE           the same change, read by id (what a revert looks up)
 """
 from __future__ import annotations
 
@@ -14,21 +20,46 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ..models import ChangeEvent
+from ..ports import TransientError
 from .aws_errors import translate
 
 
 class ChangeJournal:
-    def __init__(self, table_name: str, client: Any = None):
+    def __init__(self, table_name: str, client: Any = None, ttl_days: int = 90):
         self._table = table_name
         self._ddb = client or boto3.client("dynamodb")
+        self._ttl_seconds = ttl_days * 86400
 
     def record(self, change: ChangeEvent) -> None:
+        """Idempotent: the same change recorded twice is one change (its id names it)."""
+        doc = {"S": change.model_dump_json()}
+        expires = {"N": str(int(change.at.timestamp()) + self._ttl_seconds)}
+        request: dict[str, Any] = {self._table: [
+            {"PutRequest": {"Item": {"pk": {"S": f"CHANGE#{change.service}"},
+                                     "sk": {"S": f"{change.at.isoformat()}#{change.id}"},
+                                     "doc": doc, "expires_at": expires}}},
+            {"PutRequest": {"Item": {"pk": {"S": f"CHANGEID#{change.id}"}, "sk": {"S": "CHANGE"},
+                                     "doc": doc, "expires_at": expires}}},
+        ]}
+        for _ in range(5):
+            try:
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            except ClientError as exc:
+                raise translate(exc, f"record change {change.id}") from exc
+            if not request:
+                return
+        raise TransientError(f"record change {change.id}: items left unprocessed after retries")
+
+    def get(self, change_id: str) -> ChangeEvent | None:
+        """One change by its id, or None."""
+        if not change_id:
+            return None
         try:
-            self._ddb.put_item(TableName=self._table, Item={
-                "pk": {"S": f"CHANGE#{change.service}"}, "sk": {"S": f"{change.at.isoformat()}#{change.id}"},
-                "doc": {"S": change.model_dump_json()}})
+            item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"CHANGEID#{change_id}"},
+                                                                  "sk": {"S": "CHANGE"}}).get("Item")
         except ClientError as exc:
-            raise translate(exc, f"record change {change.id}") from exc
+            raise translate(exc, f"read change {change_id}") from exc
+        return ChangeEvent.model_validate_json(item["doc"]["S"]) if item else None
 
     def changes(self, services: Iterable[str], start: datetime, end: datetime) -> list[ChangeEvent]:
         out: list[ChangeEvent] = []

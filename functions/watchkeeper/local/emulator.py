@@ -13,6 +13,7 @@ compares them with moto's own on random data and fails if a hook moves):
 - DynamoDB `TransactWriteItems` deep-copies the whole table once per item of the transaction
   to roll back: a storm's ingest spent most of its time copying. An undo log of the items the
   transaction touched rolls back the same way (and no longer erases other writers' items).
+  A table `Query` sorted every item of the table to keep one partition; it reads the partition.
 - Step Functions `.waitForTaskToken` with a heartbeat: a decision (SendTaskSuccess) that
   arrives before the task has set up its heartbeat endpoint is only noticed at the next
   heartbeat, and the task fails with a heartbeat timeout when none comes. The endpoint now
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -297,11 +299,45 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         raise TransactionCanceledException(errors)
 
 
+_QUERY = threading.local()
+
+
 def _install_dynamodb() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     _ORIGINAL["dynamodb.transact_write_items"] = DynamoDBBackend.transact_write_items
     DynamoDBBackend.transact_write_items = _transact_write_items
+
+    # A table Query (no index) sorts every item of the table to keep one partition: the
+    # partition's items, in the same (hash, range) order, are all that query reads from it.
+    query, all_items = Table.query, Table.all_items
+    _ORIGINAL["dynamodb.query"], _ORIGINAL["dynamodb.all_items"] = query, all_items
+
+    def fast_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        _QUERY.partition = (self, hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERY.partition = None
+
+    def partition_items(self: Any) -> list[Any]:
+        hint = getattr(_QUERY, "partition", None)
+        if hint is None or hint[0] is not self:
+            return all_items(self)
+        _QUERY.partition = None                 # one read per query
+        found = self.items.get(hint[1])
+        if found is None:
+            return []
+        if self.range_key_attr:
+            return sorted(found.values(), key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+        return [found]
+
+    Table.query = fast_query
+    Table.all_items = partition_items
 
 
 # --- Step Functions: a decision that arrives before the heartbeat endpoint -----------------------

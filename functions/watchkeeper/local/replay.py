@@ -32,12 +32,21 @@ class ReplayOptions:
     kill_switch: bool = False
     approve: Callable[[dict[str, Any]], ApprovalDecision] | None = None   # None: replay answers "approved (dry run)"
     on_state: Callable[[str, str], None] | None = None                    # (incident id, state name) as they run
-    timeout_seconds: float = 90.0
+    timeout_seconds: float = 300.0    # then 10 s more per execution: replay fails loudly past that
     template_account: str = "local"                                       # which cdk.json account to synthesize
     max_concurrent: int = 6      # executions running at once: moto runs each in a thread, and 50 threads
                                  # fighting over one interpreter finish later than 6 at a time
     extra_env: dict[str, str] = field(default_factory=dict)
     approval_server: bool = False                                         # serve the approval page on localhost
+
+
+class ReplayIncomplete(RuntimeError):
+    """Executions that did not finish: a replay never reports an unfinished execution as a result."""
+
+    def __init__(self, incident_ids: list[str], seconds: float):
+        self.incident_ids = incident_ids
+        super().__init__(f"{len(incident_ids)} execution(s) did not finish within {seconds:.0f} s: "
+                         + ", ".join(incident_ids[:10]) + (" ..." if len(incident_ids) > 10 else ""))
 
 
 def replay(directory: str | Path, options: ReplayOptions | None = None) -> dict[str, Any]:
@@ -57,7 +66,6 @@ class ReplaySession:
         self.answered: set[str] = set()
         self._to_start: list[str] = []
         self._started: set[str] = set()
-        self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
         self.approval_server: ApprovalServer | None = None
 
     def __enter__(self) -> "ReplaySession":
@@ -138,40 +146,44 @@ class ReplaySession:
             running += 1
 
     def wait(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Every started execution's final status and output. An execution that does not finish
+        within the deadline is never reported as a result: `ReplayIncomplete` names it."""
         assert self.aws is not None
         sfn = self.aws.client("stepfunctions")
         store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         audit = DynamoDBAuditLog(self.aws.env("AUDIT_TABLE"), self.aws.client("dynamodb"))
-        arns = {i: f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{i}" for i in incident_ids}
+        machine = self.aws.state_machine_arn
+        arns = {i: f"{machine.replace(':stateMachine:', ':execution:')}:{i}" for i in incident_ids}
         results: dict[str, dict[str, Any]] = {}
         seen_events: dict[str, int] = {}
-        deadline = time.monotonic() + self.options.timeout_seconds + 2.0 * len(arns)
-        while len(results) < len(arns) and time.monotonic() < deadline:
-            open_ids = [i for i in arns if i not in results]
-            for approval in store.pending_for(open_ids, self.answered):
-                self._answer(approval, store, audit, sfn)
+        deadline = time.monotonic() + self.options.timeout_seconds + 10.0 * len(arns)
+        pause = 0.02
+        while len(results) < len(arns):
+            if time.monotonic() > deadline:
+                missing = [i for i in arns if i not in results]
+                raise ReplayIncomplete(missing, self.options.timeout_seconds + 10.0 * len(arns))
             running = set()
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn,
-                                                                      statusFilter="RUNNING"):
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):
                 running |= {e["executionArn"] for e in page["executions"]}
-            self._start_more(len(running))
-            for incident_id in open_ids:
+            waiting = [i for i in arns if i not in results and i in self._started and arns[i] in running]
+            progress = False
+            for approval in store.pending_for(waiting, self.answered) if waiting else ():
+                self._answer(approval, store, audit, sfn)
+                progress = True
+            for incident_id in [i for i in arns if i not in results and i in self._started]:
                 arn = arns[incident_id]
-                if incident_id not in self._started:
-                    continue
                 if self.options.on_state:
                     self._report_states(sfn, incident_id, arn, seen_events)
                 if arn in running:
-                    self._nudge(sfn, incident_id)
                     continue
                 desc = sfn.describe_execution(executionArn=arn)
                 if desc["status"] != "RUNNING":
-                    output = json.loads(desc.get("output") or "{}")
-                    results[incident_id] = {"status": desc["status"], "output": output}
+                    results[incident_id] = {"status": desc["status"], "output": json.loads(desc.get("output") or "{}")}
+                    progress = True
+            self._start_more(len(running))
             # the executions run in moto's threads: poll gently, they need the interpreter more than we do
-            time.sleep(min(0.1, 0.01 + 0.002 * len(running)))
-        for incident_id in arns:
-            results.setdefault(incident_id, {"status": "TIMED_OUT", "output": {}})
+            pause = 0.02 if progress else min(0.25, pause * 1.5)
+            time.sleep(pause)
         return results
 
     def _report_states(self, sfn: Any, incident_id: str, arn: str, seen: dict[str, int]) -> None:
@@ -182,25 +194,10 @@ class ReplaySession:
                 self.options.on_state(incident_id, details["name"])
         seen[incident_id] = len(events)
 
-    def _nudge(self, sfn: Any, incident_id: str) -> None:
-        """Work around a race in moto's callback tasks: a decision sent before the task has set up
-        its heartbeat endpoint is only noticed at the next heartbeat. A heartbeat after the
-        decision wakes the task, which then reads the outcome it already holds."""
-        sent = self._sent.get(incident_id)
-        if sent is None or time.monotonic() - sent[1] < 0.3:
-            return
-        try:
-            sfn.send_task_heartbeat(taskToken=sent[0])
-        except Exception:  # the task has moved on: nothing to wake
-            self._sent.pop(incident_id, None)
-            return
-        self._sent[incident_id] = (sent[0], time.monotonic())
-
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
         if approval["request_id"] in self.answered:
             return
         self.answered.add(approval["request_id"])
-        self._sent[approval["incident_id"]] = (approval["task_token"], time.monotonic())
         if self.options.approve is not None:
             self.options.approve(approval)      # decided through the approval API, which resumes the workflow
             return
