@@ -71,11 +71,14 @@ class Container:
     def audit(self) -> DynamoDBAuditLog:
         return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
 
+    def starter(self) -> StepFunctionsStarter:
+        return StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions"))
+
     def ingestor(self) -> Ingestor:
         """Built once per container: its service resolver (catalog index and name cache) serves every batch."""
         if not hasattr(self, "_ingestor"):
             self._ingestor = Ingestor(
-                self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
+                self.store(), self.starter(),
                 self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
         return self._ingestor
 

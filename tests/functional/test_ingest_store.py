@@ -136,3 +136,104 @@ def test_malformed_deliveries_are_quarantined_and_the_rest_placed(table):
     assert (out.received, out.invalid) == (3, 2)
     assert len(store.quarantined()) == 2 and live(store)["search-api"].deliveries == 1
     assert all(json.dumps(q.reason) for q in store.quarantined())
+
+
+# --- nothing orphaned: every stored incident gets exactly one workflow -------------------------
+class FlakyStarter(Starter):
+    """StartExecution named after the incident (a second start of one name is a no-op), failing
+    the first `fail` calls the way a throttled Step Functions does."""
+
+    def __init__(self, fail: int = 0):
+        super().__init__()
+        self.fail = fail
+        self.calls = 0
+
+    def start(self, incident_id, payload):
+        self.calls += 1
+        if self.calls <= self.fail:
+            from watchkeeper.ports import TransientError
+            raise TransientError("start workflow: ThrottlingException: Rate exceeded")
+        return super().start(incident_id, payload)
+
+
+def test_a_failed_start_fails_the_deliveries_and_their_redelivery_starts_the_workflow(table):
+    starter = FlakyStarter(fail=1)
+    store, ing = ingestor(table, starter)
+    batch = [grafana("search-api", "HighLatencyP99", T0), grafana("search-api", "High5xxRate", T0 + timedelta(seconds=5))]
+    first = ing.ingest_batch(batch)
+    assert first.failed == [0, 1] and not starter.started and store.pending_starts()
+    again = ing.ingest_batch(batch)                         # SQS delivers the failed records again
+    assert not again.failed and starter.started == [live(store)["search-api"].id]
+    assert live(store)["search-api"].deliveries == 2 and not store.pending_starts()
+
+
+def test_a_later_alert_into_an_incident_without_a_workflow_starts_it(table):
+    starter = FlakyStarter(fail=1)
+    store, ing = ingestor(table, starter)
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0)])
+    assert not starter.started
+    out = ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0 + timedelta(minutes=3))])
+    assert out.started == starter.started == [live(store)["search-api"].id]
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0 + timedelta(minutes=4))])
+    assert starter.calls == 2                               # known started: not asked again
+
+
+def test_the_reconciler_starts_what_ingest_could_not_and_nothing_twice(table):
+    from watchkeeper.domain.ingest import reconcile
+
+    starter = FlakyStarter(fail=2)
+    store, ing = ingestor(table, starter)
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0), grafana("inventory-svc", "High5xxRate", T0)])
+    assert not starter.started and len(store.pending_starts()) == 2
+    out = reconcile(store, starter, settle_seconds=0)
+    assert sorted(out.started) == sorted(i.id for i in live(store).values()) and not out.errors
+    again = reconcile(store, starter, settle_seconds=0)
+    assert again.pending == 0 and len(starter.started) == 2
+
+
+def test_the_reconciler_notes_a_workflow_that_started_but_was_not_noted(table):
+    from watchkeeper.domain.ingest import reconcile
+
+    starter = Starter()
+    store, ing = ingestor(table, starter)
+    store.mark_started = lambda incident_id: (_ for _ in ()).throw(RuntimeError("timed out"))
+    out = ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0)])
+    assert out.failed == [0] and len(starter.started) == 1
+    del store.mark_started
+    result = reconcile(store, starter, settle_seconds=0)
+    assert result.confirmed == starter.started and not store.pending_starts() and len(starter.started) == 1
+
+
+def test_a_pointer_to_an_incident_that_is_gone_is_repaired_not_obeyed(table):
+    store, ing = ingestor(table)
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0)])
+    gone = live(store)["search-api"].id
+    table.delete_item(TableName="state", Key={"pk": {"S": f"INCIDENT#{gone}"}, "sk": {"S": "META"}})   # expired first
+    out = ing.ingest_batch([grafana("search-api", "High5xxRate", T0 + timedelta(minutes=1))])
+    assert not out.errors and not out.failed and out.opened and out.opened != [gone]
+    pointer = table.get_item(TableName="state", Key={"pk": {"S": "SERVICE#search-api"}, "sk": {"S": "OPEN"}})["Item"]
+    assert pointer["incident_id"]["S"] == out.opened[0]
+    assert ing.ingest_batch([grafana("search-api", "High5xxRate", T0 + timedelta(minutes=2))]).opened == []
+
+
+def test_a_group_larger_than_one_transaction_is_placed_consistently(table):
+    deps = [f"dep-{i:03d}" for i in range(130)]
+    catalog = ServiceCatalog(services=[Service(name="hub-api", depends_on=deps), *(Service(name=d) for d in deps)])
+    starter = Starter()
+    store = DynamoDBIncidentStore("state", table)
+    ing = Ingestor(store, starter, catalog, settle_seconds=0)
+    batch = [grafana("hub-api", "High5xxRate", T0)] + [grafana(d, "High5xxRate", T0 + timedelta(seconds=1)) for d in deps]
+    out = ing.ingest_batch(batch)
+    assert not out.errors and not out.failed
+    (incident,) = [i for i in store.incidents() if i.status != "merged"]
+    assert incident.service == "hub-api" and incident.deliveries == 131 and len(incident.suspects) == 130
+    assert starter.started == [incident.id]
+
+
+def test_a_redelivered_resolved_alert_is_counted_once(table):
+    store, ing = ingestor(table)
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0)])
+    resolved = [grafana("search-api", "HighLatencyP99", T0 + timedelta(minutes=1), "resolved")]
+    ing.ingest_batch(resolved)
+    ing.ingest_batch(resolved)
+    assert live(store)["search-api"].resolved_alerts == 1

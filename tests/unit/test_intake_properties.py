@@ -94,10 +94,12 @@ class MemoryStore:
         self.heads = {}
         self.alerts: dict[str, dict[str, object]] = {}
         self.quarantined = []
+        self.pending: set[str] = set()
 
     def read_view(self, services, view: IncidentView) -> None:
         for s in services:
             view.pointers.setdefault(s, self.pointers.get(s))
+            view.stored.setdefault(s, self.pointers.get(s))
         for i in list(view.pointers.values()) + [h.merged_into for h in list(view.heads.values())]:
             while i and i not in view.heads and i in self.heads:
                 view.heads[i] = self.heads[i].copy()
@@ -120,7 +122,13 @@ class MemoryStore:
             self.heads[h.id] = stored
         for s, (i, _) in group.pointers.items():
             self.pointers[s] = i
+        self.pending |= set(group.new_incidents)
         return True
+
+    def mark_started(self, incident_id):
+        if incident_id in self.heads:
+            self.heads[incident_id].started = True
+        self.pending.discard(incident_id)
 
     def write_alerts(self, batch_key, alerts):
         for incident_id, pairs in alerts.items():

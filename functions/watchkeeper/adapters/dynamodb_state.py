@@ -8,6 +8,8 @@ Items (pk / sk):
   INCIDENT#<id> / ALERTS#<batch>#<n>      the deliveries one ingest batch placed in it (JSON list of
                                           [key, alert]); a retried batch rewrites the same items
   SERVICE#<name> / OPEN                   the incident a service's alerts go to
+  PENDING#START / <incident id>           an incident whose workflow is not known to have started
+                                          (written with the incident, removed once StartExecution landed)
   QUARANTINE#<yyyy-mm-dd> / <at>#<hash>   a payload that could not be parsed, with its reason
   APPROVAL#<request id> / META            a pending approval and its task token
   INCIDENT#<id> / APPROVAL                the incident's latest approval request (and its Slack thread)
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -27,6 +29,7 @@ from ..models import AlertRef, Incident, QuarantinedAlert
 from .aws_errors import translate
 
 _BUCKET_BYTES = 300_000          # an item holds at most 400 KB
+PENDING_START = "PENDING#START"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -50,9 +53,12 @@ class DynamoDBIncidentStore:
         for source_id in [incident_id, *ing.get("absorbed", [])]:
             for item in self._query(f"INCIDENT#{source_id}", sk_prefix="ALERTS#"):
                 for key, doc in json.loads(item["doc"]["S"]):
-                    alerts.setdefault(key, AlertRef.model_validate(doc))
-        incident.alerts = sorted(alerts.values(), key=lambda a: a.received_at)
+                    if key not in alerts:            # a redelivered batch wrote the same delivery again
+                        alerts[key] = AlertRef.model_validate(doc)
+        firing = [a for a in alerts.values() if a.status == "firing"]
+        incident.alerts = sorted(firing, key=lambda a: a.received_at)
         incident.deliveries = sum(a.count for a in incident.alerts)
+        incident.resolved_alerts = len(alerts) - len(firing)
         return incident
 
     def incidents(self) -> list[Incident]:
@@ -72,11 +78,13 @@ class DynamoDBIncidentStore:
 
     def read_view(self, services: Any, view: IncidentView) -> None:
         """Pointers of `services` missing from `view`, and every head they lead to (batched reads)."""
-        missing = [s for s in dict.fromkeys(services) if s not in view.pointers]
+        missing = [s for s in dict.fromkeys(services) if s not in view.stored]
         for item in self._batch_get([(f"SERVICE#{s}", "OPEN") for s in missing]):
-            view.pointers[item["pk"]["S"].split("#", 1)[1]] = item["incident_id"]["S"]
+            service = item["pk"]["S"].split("#", 1)[1]
+            view.pointers[service] = view.stored[service] = item["incident_id"]["S"]
         for s in missing:
             view.pointers.setdefault(s, None)
+            view.stored.setdefault(s, None)
         while True:
             wanted = {i for i in view.pointers.values() if i and i not in view.heads}
             wanted |= {h.merged_into for h in view.heads.values() if h.merged_into and h.merged_into not in view.heads}
@@ -85,7 +93,7 @@ class DynamoDBIncidentStore:
             found = {item["pk"]["S"].split("#", 1)[1]: item for item in self._batch_get([(f"INCIDENT#{i}", "META") for i in wanted])}
             for incident_id in wanted:
                 item = found.get(incident_id)
-                if item is None:     # a pointer to an incident that is gone: treat as no incident
+                if item is None:     # a pointer to an incident that is gone leads nowhere (and is repaired)
                     view.pointers.update({s: None for s, i in view.pointers.items() if i == incident_id})
                     continue
                 view.heads[incident_id] = _head_state(item)
@@ -112,6 +120,9 @@ class DynamoDBIncidentStore:
                 items.append({"ConditionCheck": {
                     "TableName": self._table, "Key": {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
                     "ConditionExpression": "version = :seen", "ExpressionAttributeValues": {":seen": {"N": str(version)}}}})
+        for incident_id in group.new_incidents:    # until its workflow has started (the reconciler reads these)
+            items.append({"Put": {"TableName": self._table, "Item": {
+                "pk": _s(PENDING_START), "sk": _s(incident_id), **self._expiry()}}})
         last = {h.id: h.last_alert_at for h in group.heads}
         for service, (incident_id, seen) in group.pointers.items():
             put: dict[str, Any] = {"TableName": self._table,
@@ -123,8 +134,7 @@ class DynamoDBIncidentStore:
                 put["ExpressionAttributeValues"] = {":seen": _s(seen)}
             items.append({"Put": put})
         try:
-            for i in range(0, len(items), 100):      # more than 100 is a pathological group: best effort
-                self._ddb.transact_write_items(TransactItems=items[i:i + 100])
+            self._ddb.transact_write_items(TransactItems=items)     # ingest keeps a group within 100 items
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                 return False
@@ -146,6 +156,34 @@ class DynamoDBIncidentStore:
             if bucket:
                 requests.append(self._bucket(incident_id, batch_key, n, bucket))
         self._batch_write(requests)
+
+    # --- workflow starts ------------------------------------------------------------------
+    def mark_started(self, incident_id: str) -> None:
+        """The incident's workflow exists: note it on the incident, drop its pending-start marker."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table, Key={"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
+                UpdateExpression="SET started_at = if_not_exists(started_at, :now)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": _s(datetime.now(timezone.utc).isoformat())})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":   # gone: nothing to note
+                raise translate(exc, f"note the workflow of {incident_id}") from exc
+        self.drop_pending(incident_id)
+
+    def drop_pending(self, incident_id: str) -> None:
+        try:
+            self._ddb.delete_item(TableName=self._table, Key={"pk": _s(PENDING_START), "sk": _s(incident_id)})
+        except ClientError as exc:
+            raise translate(exc, f"clear the pending start of {incident_id}") from exc
+
+    def pending_starts(self, limit: int = 500) -> list[str]:
+        """Incidents whose workflow is not known to have started (oldest id first)."""
+        return [i["sk"]["S"] for i in self._query(PENDING_START, limit=limit)]
+
+    def heads(self, incident_ids: list[str]) -> dict[str, HeadState]:
+        return {item["pk"]["S"].split("#", 1)[1]: _head_state(item)
+                for item in self._batch_get([(f"INCIDENT#{i}", "META") for i in incident_ids])}
 
     def quarantine_many(self, items: list[QuarantinedAlert]) -> None:
         """Every quarantined delivery is kept, even identical ones delivered at the same moment."""
@@ -329,7 +367,7 @@ class DynamoDBIncidentStore:
         except ClientError as exc:
             raise translate(exc, f"write {item['pk']['S']}") from exc
 
-    def _query(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    def _query(self, pk: str, sk_prefix: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": "pk = :pk",
                                   "ExpressionAttributeValues": {":pk": _s(pk)}, "ConsistentRead": True}
@@ -337,10 +375,13 @@ class DynamoDBIncidentStore:
             kwargs["KeyConditionExpression"] += " AND begins_with(sk, :sk)"
             kwargs["ExpressionAttributeValues"][":sk"] = _s(sk_prefix)
         while True:
-            resp = self._ddb.query(**kwargs)
+            try:
+                resp = self._ddb.query(**kwargs)
+            except ClientError as exc:
+                raise translate(exc, f"read {pk}") from exc
             items += resp.get("Items", [])
-            if "LastEvaluatedKey" not in resp:
-                return items
+            if "LastEvaluatedKey" not in resp or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def _scan(self, prefix: str, filter_sk: str | None = None) -> list[dict[str, Any]]:
@@ -392,4 +433,4 @@ def _head_state(item: dict[str, Any]) -> HeadState:
                      last_alert_at=incident.last_alert_at, title=incident.title, status=incident.status,
                      merged_into=incident.merged_into, suspects=list(incident.suspects),
                      absorbed=list(ing.get("absorbed", [])), resolved_alerts=incident.resolved_alerts,
-                     version=int(item.get("version", {}).get("N", "1")))
+                     version=int(item.get("version", {}).get("N", "1")), started="started_at" in item)

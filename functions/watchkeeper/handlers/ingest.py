@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from ..composition import container
@@ -77,12 +78,15 @@ def _webhook(event: dict[str, Any]) -> dict[str, Any]:
         logger.warning("webhook refused", extra={"source": source, "reason": str(exc)})
         return {"statusCode": 401, "body": json.dumps({"error": "unauthorized"})}
     total = container().ingestor().ingest_batch([(source, body, _now())])
+    if total.failed:          # placed or not, its workflow is not sure to run: the sender retries
+        _count_failed(len(total.failed))
+        return {"statusCode": 503, "body": json.dumps(_result(total))}
     return {"statusCode": 202 if not total.invalid else 400, "body": json.dumps(_result(total))}
 
 
 def _result(total: IngestOutcome) -> dict[str, Any]:
     return {"received": total.received, "invalid": total.invalid, "resolved": total.resolved,
-            "opened": total.opened, "started": total.started, "errors": total.errors}
+            "opened": total.opened, "started": total.started, "errors": total.errors, "failed": total.failed}
 
 
 @logger.inject_lambda_context
@@ -92,20 +96,32 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _webhook(event)
     deliveries = _deliveries(event)
     total = container().ingestor().ingest_batch(deliveries)
-    logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened})
+    logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened,
+                                   "started": total.started, "failed": len(total.failed)})
     if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":
         return _partial_response(event, total, context)
     return _result(total)
 
 
+def _count_failed(records: int) -> None:
+    """A record failed through a partial batch response raises no function error: this metric
+    (an alarm pages on it) is how anyone notices before the records reach the dead-letter queue."""
+    with single_metric(name="IngestRecordsFailed", unit=MetricUnit.Count, value=records, namespace="Watchkeeper"):
+        pass
+
+
 def _partial_response(event: dict[str, Any], total: IngestOutcome, context: Any) -> dict[str, Any]:
-    """Report back only the records that failed for a transient reason (placement kept losing races),
-    so SQS redelivers just those; malformed records were quarantined and count as processed."""
+    """Report back only the records that failed for a transient reason (not placed, not stored, or
+    their incident's workflow not started), so SQS redelivers just those; malformed records were
+    quarantined and count as processed."""
     failed = {event["Records"][i]["messageId"] for i in total.failed}
+    if failed:
+        logger.warning("records failed; SQS delivers them again", extra={"failed": len(failed), "errors": total.errors[:10]})
+        _count_failed(len(failed))
 
     def record_handler(record: Any) -> None:
         if record.message_id in failed:
-            raise RuntimeError("alert could not be placed: the incident store kept changing")
+            raise RuntimeError("alert not placed, stored or started; delivered again")
 
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=BatchProcessor(event_type=EventType.SQS), context=context)

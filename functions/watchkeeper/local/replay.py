@@ -132,7 +132,7 @@ class ReplaySession:
         store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         starter = StepFunctionsStarter(self.aws.state_machine_arn, self.aws.client("stepfunctions"))
         ids = store.incident_ids(status="open")
-        self._starter = starter
+        self._starter, self._store = starter, store
         self._to_start = list(ids)
         self._start_more(0)
         return ids
@@ -142,6 +142,7 @@ class ReplaySession:
         while self._to_start and running < max(1, self.options.max_concurrent):
             incident_id = self._to_start.pop(0)
             self._starter.start(incident_id, {"incident_id": incident_id, "settle_seconds": 0})
+            self._store.mark_started(incident_id)
             self._started.add(incident_id)
             running += 1
 
