@@ -41,6 +41,7 @@ class Settings(BaseModel):
     guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
     large_log_groups: tuple[str, ...] = ()  # LARGE_LOG_GROUPS: read with Logs Insights from the start
     change_sources: tuple[str, ...] = ("journal",)  # CHANGE_SOURCES: where Gather looks for recent changes
+    config_parameter_paths: tuple[str, ...] = ("/prod/",)  # CONFIG_PARAMETER_PATHS: the services' SSM configuration
 
     @field_validator("change_sources", mode="before")
     @classmethod
@@ -51,7 +52,7 @@ class Settings(BaseModel):
             raise ValueError(f"unknown change source(s) {', '.join(unknown)}; known: {', '.join(CHANGE_SOURCE_NAMES)}")
         return names or ("journal",)
 
-    @field_validator("approvers", "large_log_groups", mode="before")
+    @field_validator("approvers", "large_log_groups", "config_parameter_paths", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):

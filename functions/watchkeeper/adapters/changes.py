@@ -12,6 +12,7 @@ Items (pk / sk):
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from botocore.exceptions import ClientError
 from ..models import ChangeEvent
 from ..ports import TransientError
 from .aws_errors import translate
+
+_log = logging.getLogger(__name__)
 
 
 class ChangeJournal:
@@ -79,3 +82,35 @@ class ChangeJournal:
             except ClientError as exc:
                 raise translate(exc, f"read changes of {service}") from exc
         return sorted(out, key=lambda c: c.at)
+
+
+class PlatformLookups:
+    """What the change feed asks the platforms about an event: the task definition an ECS deployment
+    rolls out (DescribeServices) and a parameter's version (GetParameter, never its decrypted value).
+    A failed lookup is logged and leaves the field empty: the change is recorded anyway."""
+
+    def __init__(self, ecs: Any = None, ssm: Any = None):
+        self._ecs, self._ssm = ecs, ssm
+
+    def ecs_task_definition(self, cluster: str, service: str, deployment_id: str) -> str | None:
+        if self._ecs is None:
+            return None
+        try:
+            found = self._ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+        except ClientError as exc:
+            _log.warning("DescribeServices %s/%s: %s", cluster, service, exc)
+            return None
+        for svc in found:
+            for d in svc.get("deployments", []):
+                if d.get("id") == deployment_id or not deployment_id and d.get("status") == "PRIMARY":
+                    return str(d.get("taskDefinition", "")).rsplit("/", 1)[-1] or None
+        return None
+
+    def parameter_version(self, name: str) -> int | None:
+        if self._ssm is None:
+            return None
+        try:
+            return int(self._ssm.get_parameter(Name=name)["Parameter"]["Version"])
+        except (ClientError, KeyError, ValueError) as exc:
+            _log.warning("GetParameter %s: %s", name, exc)
+            return None
