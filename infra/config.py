@@ -63,6 +63,10 @@ def placeholder_approvers(approvers: list[str]) -> list[str]:
     return [a for a in approvers if (_PLACEHOLDER_EMAIL.search(a) if "@" in a else _PLACEHOLDER_SLACK.search(a))]
 
 
+# A deployed account's change sources: the journal the change feed writes, and the platforms themselves.
+LIVE_CHANGE_SOURCES = ("journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig")
+
+
 class AccountConfig(BaseModel):
     """One entry of cdk.json context `accounts`; a typo is an error, not a silent default."""
 
@@ -89,7 +93,9 @@ class AccountConfig(BaseModel):
         description="SSM Parameter Store paths of the services' configuration (config reverts may write there)")
     guardrails: dict[str, Any] = Field(default_factory=dict, description="Guardrail policy: defaults and per-service")
     change_sources: list[Literal["journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig"]] = Field(
-        default_factory=lambda: ["journal"], description="Where Gather evidence looks for recent deploys and config changes")
+        default_factory=lambda: list(LIVE_CHANGE_SOURCES),
+        description="Where Gather evidence looks for recent deploys and config changes: by default the journal "
+                    "(fed by the change feed) and every platform, asked directly")
 
     @field_validator("bedrock_model_id")
     @classmethod

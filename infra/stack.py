@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.config import AccountConfig, Catalog
 from infra.constructs.approvals import Approvals
+from infra.constructs.change_feed import ChangeFeed
+from infra.constructs.dead_letters import redrive_target, subscription_dead_letters
 from infra.constructs.functions import FunctionFactory
 from infra.constructs.ingest import Ingest
 from infra.constructs.observability import Observability
@@ -57,11 +60,35 @@ class WatchkeeperStack(cdk.Stack):
         approvals_api = approvals.add_api_function(factory, storage, workflow.state_machine, ingest.webhook_secret)
         ingest_fn = ingest.add_function(factory, storage, config=config, state_machine=workflow.state_machine,
                                         api=approvals.api)
+        reconciler = ingest.add_reconciler(factory, storage, config=config, state_machine=workflow.state_machine)
+        change_feed = ChangeFeed(self, "ChangeFeed", config=config, catalog=catalog, factory=factory, storage=storage)
+        notification_dead_letters = subscription_dead_letters(self)
         observability.watch(
             {"Ingest": ingest_fn, "RequestApproval": request_approval, "ApprovalsApi": approvals_api,
-             **workflow.functions},
+             "Reconcile": reconciler, "RecordChange": change_feed.function, **workflow.functions},
             workflow.state_machine,
         )
+        dead_letters = {
+            "Alert": (ingest.alert_dead_letters, ingest.alert_queue,
+                      "Alerts failed ingest five times (not placed, not stored or not started) and were dead-lettered."),
+            "AlertDelivery": (ingest.delivery_dead_letters, ingest.alert_queue,
+                              "SNS or EventBridge could not deliver alerts into the alert queue."),
+            "Reconciler": (ingest.reconciler_dead_letters, reconciler.function,
+                           "A scheduled reconciliation (starting orphaned incidents' workflows) could not run."),
+            "ChangeFeed": (change_feed.dead_letters, change_feed.function.function,
+                           "Deploy or configuration change events could not be recorded in the change journal."),
+            "Notification": (notification_dead_letters, None,
+                             "SNS could not deliver a page or an approval email to a subscriber."),
+        }
+        observability.watch_dead_letters({name: (queue, why) for name, (queue, _, why) in dead_letters.items()})
+        observability.watch_metric("IngestRecordsFailed", cloudwatch.Metric(
+            namespace="Watchkeeper", metric_name="IngestRecordsFailed", dimensions_map={"service": "watchkeeper"},
+            statistic="Sum", period=cdk.Duration.minutes(5)),
+            "Alert records failed (partial batch response): SQS delivers them again; after five attempts they are "
+            "dead-lettered. No function error is raised for them.")
+        cdk.CfnOutput(self, "DeadLetterQueues", description="watchkeeper redrive: each DLQ and where it redrives to",
+                      value=self.to_json_string({name: {"url": queue.queue_url, "redrive_to": redrive_target(target)}
+                                                 for name, (queue, target, _) in dead_letters.items()}))
 
         self.state_machine = workflow.state_machine
         cdk.CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)

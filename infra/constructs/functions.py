@@ -22,6 +22,9 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     reserved_concurrent_executions: int | None = None
     xray_subsegments: bool = False      # load the X-Ray SDK for subsegments of the function's outside calls
+    # only a function invoked asynchronously (an EventBridge rule or schedule) has one: every other
+    # invocation is synchronous (Step Functions, SQS, the HTTP API) and its caller sees the error
+    async_dead_letter_queue: sqs.IQueue | None = None
 
 
 def code_asset(requirements: list[str], bundle: str) -> lambda_.Code:
@@ -40,7 +43,7 @@ def code_asset(requirements: list[str], bundle: str) -> lambda_.Code:
 
 
 class WatchkeeperFunction(Construct):
-    """A function with its own role, log group and async-invocation DLQ."""
+    """A function with its own role and log group (and, when invoked asynchronously, its DLQ)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: FunctionSpec, code: lambda_.Code,
                  environment: dict[str, str], log_retention: logs.RetentionDays) -> None:
@@ -54,12 +57,7 @@ class WatchkeeperFunction(Construct):
             self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.log_group.grant_write(self.role)
-        self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = spec.async_dead_letter_queue
         self.function = lambda_.Function(
             self, "Function",
             runtime=bundling.RUNTIME,
@@ -83,10 +81,6 @@ class WatchkeeperFunction(Construct):
             self.role, "AwsSolutions-IAM5",
             "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions (active tracing).",
             "Resource::*",
-        )
-        acknowledge(
-            self.dead_letter_queue, "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the function's asynchronous invocations.",
         )
         acknowledge(
             self.function, "AwsSolutions-L1",

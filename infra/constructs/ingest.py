@@ -13,6 +13,7 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.config import AccountConfig
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.constructs.functions import FunctionFactory, FunctionSpec, WatchkeeperFunction
 from infra.constructs.observability import ALARM_PREFIX
 from infra.constructs.storage import Storage
@@ -69,15 +70,17 @@ class Ingest(Construct):
 
         # An alert storm is buffered in a queue: SNS and EventBridge deliver into it, ingest reads
         # batches of up to 100 and reports only the records that must be retried (partial batch response).
-        dead_letters = sqs.Queue(self, "AlertDeadLetterQueue", retention_period=Duration.days(14),
-                                 encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        acknowledge(dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the alert queue.")
+        self.alert_dead_letters = dead_letter_queue(self, "AlertDeadLetterQueue", "the alert queue's")
         self.alert_queue = sqs.Queue(
             self, "AlertQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             visibility_timeout=Duration.seconds(6 * 15), retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.alert_dead_letters, max_receive_count=5),
         )
-        self.alert_topic.add_subscription(subscriptions.SqsSubscription(self.alert_queue, raw_message_delivery=False))
+        # an alert SNS or EventBridge could not deliver into the queue (throttled, queue policy, KMS) lands here
+        self.delivery_dead_letters = dead_letter_queue(
+            self, "AlertDeliveryDeadLetterQueue", "the alert topic subscription's and the alarm rule target's")
+        self.alert_topic.add_subscription(subscriptions.SqsSubscription(
+            self.alert_queue, raw_message_delivery=False, dead_letter_queue=self.delivery_dead_letters))
         fn.function.add_event_source(event_sources.SqsEventSource(
             self.alert_queue, batch_size=100, max_batching_window=Duration.seconds(2), report_batch_item_failures=True))
         self.alarm_rule = events.Rule(
@@ -91,7 +94,8 @@ class Ingest(Construct):
                     "alarmName": [{"anything-but": {"prefix": ALARM_PREFIX}}],
                 },
             ),
-            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1))],
+            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1),
+                                      dead_letter_queue=self.delivery_dead_letters)],
         )
         api.add_routes(
             path="/webhooks/{source}", methods=[apigwv2.HttpMethod.POST],
@@ -99,3 +103,29 @@ class Ingest(Construct):
         )
         self.function = fn
         return fn
+
+    def add_reconciler(self, factory: FunctionFactory, storage: Storage, *, config: AccountConfig,
+                       state_machine: sfn.StateMachine) -> WatchkeeperFunction:
+        """Every few minutes: start the workflow of every stored incident not known to have one."""
+        self.reconciler_dead_letters = dead_letter_queue(
+            self, "ReconcilerDeadLetterQueue", "the reconciler schedule's and its asynchronous invocations'")
+        fn = factory.create(self, "Reconcile", FunctionSpec(
+            handler="watchkeeper.handlers.reconcile.handler",
+            description="Reconcile: start the workflow of every stored incident that has none yet",
+            timeout=Duration.seconds(120),
+            environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                         "SETTLE_SECONDS": str(config.settle_seconds)},
+            async_dead_letter_queue=self.reconciler_dead_letters,
+        ))
+        storage.grant_baseline(fn.role)             # Query PENDING#START, BatchGetItem the incidents
+        storage.grant_state_write(fn.role)          # note the workflow (UpdateItem), drop the marker (DeleteItem)
+        state_machine.grant_start_execution(fn.role)
+        self.reconcile_schedule = events.Rule(
+            self, "ReconcileSchedule", description="Start the workflow of incidents stored without one",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[targets.LambdaFunction(fn.function, retry_attempts=2, max_event_age=Duration.minutes(10),
+                                            dead_letter_queue=self.reconciler_dead_letters)],
+        )
+        self.reconciler = fn
+        return fn
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as actions, aws_iam as iam, aws_kms as kms
-from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions, aws_stepfunctions as sfn
+from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions, aws_sqs as sqs, aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import AccountConfig
@@ -47,7 +47,7 @@ class Observability(Construct):
         return alarm
 
     def watch(self, functions: dict[str, WatchkeeperFunction], state_machine: sfn.StateMachine) -> None:
-        """Page when an incident workflow fails, a function errors or an async invocation is dead-lettered."""
+        """Page when an incident workflow fails or a function errors."""
         period = Duration.minutes(5)
         self._alarm("IncidentWorkflowFailed", state_machine.metric_failed(period=period),
                     "An incident workflow execution failed; the incident may not have been handled.")
@@ -56,8 +56,13 @@ class Observability(Construct):
         for name, fn in functions.items():
             self._alarm(f"{name}Errors", fn.function.metric_errors(period=period),
                         f"Watchkeeper function {name} raised errors.")
-            self._alarm(
-                f"{name}DeadLetters",
-                fn.dead_letter_queue.metric_approximate_number_of_messages_visible(period=period),
-                f"An asynchronous invocation of {name} failed and was dead-lettered.",
-            )
+
+    def watch_dead_letters(self, queues: dict[str, tuple[sqs.IQueue, str]]) -> None:
+        """Page when anything reaches a dead-letter queue (name -> (queue, what it means))."""
+        for name, (queue, description) in queues.items():
+            self._alarm(f"{name}DeadLetters", queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"), description)
+
+    def watch_metric(self, name: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        """Page when a metric of Watchkeeper's own reaches 1 (e.g. records failed through partial batch responses)."""
+        return self._alarm(name, metric, description)

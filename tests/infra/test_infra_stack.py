@@ -266,18 +266,23 @@ def test_catalog_parameter_is_advanced(template):
 
 
 def test_each_function_has_its_own_role_tracing_dlq_and_log_group(raw):
+    """A dead-letter queue only where an invocation is asynchronous (EventBridge): every other caller
+    (Step Functions, the SQS event source, the HTTP API) is synchronous and sees the error itself."""
     functions = _watchkeeper_functions(raw)
-    assert len(functions) == 11
+    assert len(functions) == 13
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
     queues = _of_type(raw, "AWS::SQS::Queue")
+    asynchronous = {_function_id(raw, "reconcile"), _function_id(raw, "change_feed")}
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12", name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
-        dlq = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
-        assert queues[dlq]["Properties"].get("SqsManagedSseEnabled") or queues[dlq]["Properties"].get(
-            "KmsMasterKeyId"), name
+        assert ("DeadLetterConfig" in props) == (name in asynchronous), name
+        if name in asynchronous:
+            dlq = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+            assert queues[dlq]["Properties"].get("SqsManagedSseEnabled") or queues[dlq]["Properties"].get(
+                "KmsMasterKeyId"), name
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert raw["Resources"][log_group]["Properties"]["RetentionInDays"] > 0, name
         assert COMMON_ENV <= set(props["Environment"]["Variables"]), name
