@@ -118,6 +118,63 @@ def _audit_records(incident_id: str, table: Optional[str]):
     return records
 
 
+@app.command()
+def redrive(queues: Optional[list[str]] = typer.Argument(None, metavar="[NAME]...",
+                                                         help="the stack's DLQs to redrive (default: all): Alert, "
+                                                              "AlertDelivery, ChangeFeed, Reconciler, Notification"),
+            stack: Optional[str] = typer.Option(None, help="the deployed stack whose DeadLetterQueues output names them"),
+            from_url: Optional[str] = typer.Option(None, "--from", help="a DLQ URL (instead of --stack)"),
+            to_queue: Optional[str] = typer.Option(None, help="with --from: the queue to send the messages to"),
+            to_function: Optional[str] = typer.Option(None, help="with --from: the function to invoke with each"),
+            max_messages: Optional[int] = typer.Option(None, "--max", help="move at most this many per queue"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="only count what is waiting"),
+            as_json: bool = typer.Option(False, "--json", help="print the counts as JSON")) -> None:
+    """Replay a dead-letter queue after a fix: each message back where it failed to go, with counts.
+
+    Exit status 1 when a message failed again (it stays in the queue)."""
+    import boto3
+
+    from .adapters.redrive import dead_letter_queues, redrive as run_redrive
+
+    if from_url:
+        if bool(to_queue) == bool(to_function):
+            err.print("with --from, give exactly one of --to-queue or --to-function")
+            raise typer.Exit(2)
+        plan = {"queue": {"url": from_url, "redrive_to": {"queue": to_queue} if to_queue else {"function": to_function}}}
+    elif stack:
+        try:
+            outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+            plan = dead_letter_queues(outputs)
+        except Exception as exc:  # no credentials, no such stack, no output: say which
+            err.print(f"[red]cannot read the dead-letter queues of {stack}:[/red] {exc}")
+            raise typer.Exit(2)
+        unknown = [q for q in queues or [] if q not in plan]
+        if unknown:
+            err.print(f"unknown queue(s) {', '.join(unknown)}; the stack has {', '.join(plan)}")
+            raise typer.Exit(2)
+        plan = {name: plan[name] for name in (queues or plan)}
+    else:
+        err.print("give --stack STACK (its DeadLetterQueues output), or --from URL with --to-queue/--to-function")
+        raise typer.Exit(2)
+    sqs, results = boto3.client("sqs"), {}
+    clients = {"lambda_client": boto3.client("lambda"), "sns": boto3.client("sns")}
+    for name, q in plan.items():
+        results[name] = run_redrive(sqs, q["url"], q["redrive_to"], max_messages=max_messages, dry_run=dry_run, **clients)
+    if as_json:
+        sys.stdout.write(json.dumps({n: r.__dict__ for n, r in results.items()}) + "\n")
+    else:
+        table = Table("dead-letter queue", "redrives to", "waiting" if dry_run else "moved", "failed", "left",
+                      title="dry run: nothing moved" if dry_run else None)
+        for name, r in results.items():
+            table.add_row(name, r.target, str(r.left if dry_run else r.moved), str(r.failed), str(r.left))
+        Console().print(table)
+        for r in results.values():
+            for e in r.errors[:5]:
+                err.print(f"[red]{r.target}:[/red] {e}")
+    if any(r.failed for r in results.values()):
+        raise typer.Exit(1)
+
+
 @logs_app.command("cluster")
 def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="one JSON object per input line")) -> None:
     """Mine log templates: the template of every line (JSONL), or a table of templates."""
