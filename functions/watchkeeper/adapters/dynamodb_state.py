@@ -159,17 +159,20 @@ class DynamoDBIncidentStore:
 
     # --- workflow starts ------------------------------------------------------------------
     def mark_started(self, incident_id: str) -> None:
-        """The incident's workflow exists: note it on the incident, drop its pending-start marker."""
+        """The incident's workflow exists: note it on the incident and drop its pending-start marker, in
+        one transaction (never one without the other: no incident is ever neither started nor pending)."""
         try:
-            self._ddb.update_item(
-                TableName=self._table, Key={"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
-                UpdateExpression="SET started_at = if_not_exists(started_at, :now)",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":now": _s(datetime.now(timezone.utc).isoformat())})
+            self._ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self._table, "Key": {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
+                            "UpdateExpression": "SET started_at = if_not_exists(started_at, :now)",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":now": _s(datetime.now(timezone.utc).isoformat())}}},
+                {"Delete": {"TableName": self._table, "Key": {"pk": _s(PENDING_START), "sk": _s(incident_id)}}},
+            ])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":   # gone: nothing to note
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise translate(exc, f"note the workflow of {incident_id}") from exc
-        self.drop_pending(incident_id)
+            self.drop_pending(incident_id)          # the incident is gone: nothing to note
 
     def drop_pending(self, incident_id: str) -> None:
         try:

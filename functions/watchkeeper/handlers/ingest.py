@@ -33,16 +33,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _sent_at(record: dict[str, Any]) -> str:
+    """When SQS first received the record: the same on every redelivery (so a retry counts nothing twice)."""
+    sent = (record.get("attributes") or {}).get("SentTimestamp")
+    try:
+        return datetime.fromtimestamp(int(sent) / 1000, tz=timezone.utc).isoformat()
+    except (TypeError, ValueError):
+        return _now()
+
+
 def _from_record(record: dict[str, Any]) -> tuple[str, Any, Any]:
     """One SQS record: an SNS envelope (raw delivery off), an EventBridge event, or a direct delivery."""
     body = json.loads(record.get("body") or "null")
     if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
-        return "cloudwatch-sns", body, body.get("Timestamp") or _now()
+        return "cloudwatch-sns", body, body.get("Timestamp") or _sent_at(record)
     if isinstance(body, dict) and body.get("detail-type") == "CloudWatch Alarm State Change":
-        return "cloudwatch-eventbridge", body, body.get("time") or _now()
+        return "cloudwatch-eventbridge", body, body.get("time") or _sent_at(record)
     if isinstance(body, dict) and "source" in body and "payload" in body:
-        return body["source"], body["payload"], body.get("received_at") or _now()
-    return "unknown", record.get("body"), _now()
+        return body["source"], body["payload"], body.get("received_at") or _sent_at(record)
+    return "unknown", record.get("body"), _sent_at(record)
 
 
 def _deliveries(event: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -54,7 +63,7 @@ def _deliveries(event: dict[str, Any]) -> list[tuple[str, Any, Any]]:
             try:
                 out.append(_from_record(r))
             except ValueError:
-                out.append(("unknown", r.get("body"), now))             # quarantined by ingest
+                out.append(("unknown", r.get("body"), _sent_at(r)))     # quarantined by ingest
         return out
     if records is not None:                                           # SNS subscription
         return [("cloudwatch-sns", r.get("Sns", r), r.get("Sns", {}).get("Timestamp") or now) for r in records]
