@@ -237,3 +237,12 @@ def test_a_redelivered_resolved_alert_is_counted_once(table):
     ing.ingest_batch(resolved)
     ing.ingest_batch(resolved)
     assert live(store)["search-api"].resolved_alerts == 1
+
+
+def test_several_resolved_alerts_of_one_incident_in_one_batch(table):
+    store, ing = ingestor(table)
+    ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0), grafana("search-api", "High5xxRate", T0)])
+    out = ing.ingest_batch([grafana("search-api", "HighLatencyP99", T0 + timedelta(minutes=1), "resolved"),
+                            grafana("search-api", "High5xxRate", T0 + timedelta(minutes=1), "resolved")])
+    assert not out.errors and not out.failed
+    assert live(store)["search-api"].resolved_alerts == 2

@@ -117,6 +117,7 @@ class DynamoDBIncidentStore:
         in_group = {h.id for h in group.heads}
         for incident_id, version in group.checks:
             if incident_id not in in_group:
+                in_group.add(incident_id)           # a transaction names an item once
                 items.append({"ConditionCheck": {
                     "TableName": self._table, "Key": {"pk": _s(f"INCIDENT#{incident_id}"), "sk": _s("META")},
                     "ConditionExpression": "version = :seen", "ExpressionAttributeValues": {":seen": {"N": str(version)}}}})

@@ -463,7 +463,7 @@ class Ingestor:
             g[0].append(s_out)
             if incident_id in new_ids:
                 g[4].append(incident_id)
-        for anchor, incident_id, version in checks:
+        for anchor, incident_id, version in dict.fromkeys(checks):      # one check per incident read
             if incident_id not in touched or anchor != incident_id:
                 group_of("inc:" + anchor)[2].append((incident_id, version))
         for service, value in pointers.items():
