@@ -179,3 +179,32 @@ def test_a_query_reads_its_partition_as_moto_does():
                                   reverse=not forward)
                 assert [i for page in pages for i in page] == expected
         assert len(table.all_items()) == 300            # a scan still sees every partition
+
+
+def test_seeded_history_answers_as_the_same_points_put_through_the_api():
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    points = [(T0 + timedelta(minutes=i), float(i % 7)) for i in range(120)] + [(T0, float("nan"))]
+    with mock_aws():
+        assert emulator.seed_metric_history("123456789012", "eu-west-1", "Shop/Service", "Latency",
+                                            [{"Name": "Service", "Value": "a"}], "Milliseconds", points) == 120
+        boto3.client("cloudwatch", region_name="us-west-2").put_metric_data(Namespace="Shop/Service", MetricData=[
+            {"MetricName": "Latency", "Dimensions": [{"Name": "Service", "Value": "a"}], "Timestamp": at, "Value": v,
+             "Unit": "Milliseconds"} for at, v in points[:120]])
+        seeded, put = (cloudwatch_backends["123456789012"][r] for r in ("eu-west-1", "us-west-2"))
+        query = [{"Id": "q", "MetricStat": {"Metric": {"Namespace": "Shop/Service", "MetricName": "Latency",
+                                                       "Dimensions": [{"Name": "Service", "Value": "a"}]},
+                                            "Period": 300, "Stat": "Average"}}]
+        start, end = T0.replace(tzinfo=None), (T0 + timedelta(hours=3)).replace(tzinfo=None)
+        assert seeded.get_metric_data(query, start, end) == put.get_metric_data(query, start, end)
+        assert [vars(m) for m in seeded.get_filtered_metrics(None, None, [])] == \
+            [vars(m) for m in put.get_filtered_metrics(None, None, [])]
+
+
+def test_each_execution_gets_its_own_program_from_the_kept_syntax_tree():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    first, tree = AmazonStateLanguageParser.parse(definition)
+    second, same_tree = AmazonStateLanguageParser.parse(definition)
+    assert same_tree is tree and second is not first and type(second) is type(first)

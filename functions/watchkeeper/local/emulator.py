@@ -14,6 +14,7 @@ compares them with moto's own on random data and fails if a hook moves):
   to roll back: a storm's ingest spent most of its time copying. An undo log of the items the
   transaction touched rolls back the same way (and no longer erases other writers' items).
   A table `Query` sorted every item of the table to keep one partition; it reads the partition.
+- Step Functions parses the definition again for every execution; the syntax tree is kept.
 - Step Functions `.waitForTaskToken` with a heartbeat: a decision (SendTaskSuccess) that
   arrives before the task has set up its heartbeat endpoint is only noticed at the next
   heartbeat, and the task fails with a heartbeat timeout when none comes. The endpoint now
@@ -72,9 +73,14 @@ class _MetricIndex:
 
     def catch_up(self) -> "_MetricIndex":
         data = self.data
+        signatures: dict[int, tuple] = {}        # a seeded series shares one list of dimensions
         for pos in range(self.size, len(data)):
             md = data[pos]
-            key = (md.name, md.namespace, md.unit, tuple((d.name, d.value) for d in md.dimensions))
+            dims = md.dimensions
+            sig = signatures.get(id(dims))
+            if sig is None:
+                sig = signatures[id(dims)] = tuple((d.name, d.value) for d in dims)
+            key = (md.name, md.namespace, md.unit, sig)
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = _Group(md)
@@ -196,22 +202,28 @@ def _install_cloudwatch() -> None:
     CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics
 
 
-def seed_metric_history(account: str, region: str, namespace: str, points: Iterable[dict[str, Any]]) -> int:
-    """Store recorded points as PutMetricData stores them ({MetricName, Dimensions, Timestamp, Value,
-    Unit?}); returns how many were kept (non-finite values are not datapoints)."""
-    from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
+def seed_metric_history(account: str, region: str, namespace: str, name: str, dimensions: list[dict[str, str]],
+                        unit: str | None, points: Iterable[tuple[datetime, float]]) -> int:
+    """Store one recorded series as PutMetricData stores it (one datum per point, naive UTC times);
+    returns how many points were kept (non-finite values are not datapoints).
+
+    The data moto reads is the same; its construction is cheaper: the points of a series share
+    one list of dimensions (nothing changes a stored datum's dimensions)."""
+    from moto.cloudwatch.models import Dimension, MetricDatum, cloudwatch_backends
 
     backend = cloudwatch_backends[account][region]
+    dims = [Dimension(d["Name"], d["Value"]) for d in dimensions]
+    new, store = object.__new__, backend.metric_data.append
     kept = 0
-    for p in points:
-        value = float(p["Value"])
+    for at, value in points:
+        value = float(value)
         if not math.isfinite(value):
             continue
-        at = p["Timestamp"]
         if at.tzinfo is not None:             # moto keeps naive UTC, as its request parser makes them
             at = at.astimezone(timezone.utc).replace(tzinfo=None)
-        backend.metric_data.append(MetricDatum(namespace, p["MetricName"], value, p.get("Dimensions", []),
-                                               at, p.get("Unit")))
+        md = new(MetricDatum)
+        md.namespace, md.name, md.timestamp, md.dimensions, md.unit, md.value = namespace, name, at, dims, unit, value
+        store(md)
         kept += 1
     return kept
 
@@ -343,6 +355,26 @@ def _install_dynamodb() -> None:
 # --- Step Functions: a decision that arrives before the heartbeat endpoint -----------------------
 def _install_stepfunctions() -> None:
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    # Every execution parses the state machine's definition again (~40 ms of ANTLR in Python): the
+    # syntax tree of a definition is kept; each execution still gets its own evaluation components.
+    parse = AmazonStateLanguageParser.parse
+    _ORIGINAL["stepfunctions.parse"] = parse
+    trees: dict[str, Any] = {}
+
+    def parse_once(definition: str) -> tuple[Any, Any]:
+        tree = trees.get(definition)
+        if tree is None:
+            program, tree = parse(definition)
+            if len(trees) > 16:
+                trees.clear()
+            trees[definition] = tree
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse_once)
 
     setup = CallbackEndpoint.setup_heartbeat_endpoint
     _ORIGINAL["stepfunctions.setup_heartbeat_endpoint"] = setup

@@ -260,10 +260,9 @@ class WorldLoader:
         # recorded history, stored as PutMetricData stores it (which refuses points older than two weeks);
         # the agent reads it through the real ListMetrics and GetMetricData
         for m in bundle.metrics:
-            seed_metric_history(self.aws.account, self.aws.region, m.namespace, (
-                {"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
-                 "Timestamp": at, "Value": value, **({"Unit": m.unit} if m.unit in _UNITS else {})}
-                for at, value in m.points))
+            seed_metric_history(self.aws.account, self.aws.region, m.namespace, m.name,
+                                [{"Name": "Service", "Value": m.service}], m.unit if m.unit in _UNITS else None,
+                                m.points)
         journal = ChangeJournal(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         for change in bundle.changes:
             journal.record(change)
