@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -208,3 +209,26 @@ def test_each_execution_gets_its_own_program_from_the_kept_syntax_tree():
     first, tree = AmazonStateLanguageParser.parse(definition)
     second, same_tree = AmazonStateLanguageParser.parse(definition)
     assert same_tree is tree and second is not first and type(second) is type(first)
+
+
+def test_the_index_is_built_once_when_threads_read_it_together():
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from moto.cloudwatch.models import MetricDatum
+
+    with mock_aws():
+        boto3.client("cloudwatch", region_name=REGION).list_metrics()
+        backend = cloudwatch_backends["123456789012"][REGION]
+        backend.metric_data += [MetricDatum("N", "m", 1.0, [{"Name": "Service", "Value": f"s{i % 50}"}],
+                                            (T0 + timedelta(minutes=i)).replace(tzinfo=None)) for i in range(30000)]
+        threads = [threading.Thread(target=emulator._index, args=(backend,)) for _ in range(8)]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)               # switch threads inside the build
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert sum(len(g.entries) for g in emulator._index(backend).ordered) == 30000

@@ -91,12 +91,17 @@ class _MetricIndex:
         return self
 
 
+_INDEX_LOCK = threading.Lock()
+
+
 def _index(backend: Any) -> _MetricIndex:
-    index = backend.__dict__.get("_watchkeeper_index")
-    data = backend.metric_data
-    if index is None or index.data is not data or index.size > len(data):
-        index = backend.__dict__["_watchkeeper_index"] = _MetricIndex(data)
-    return index.catch_up()
+    """The backend's index, caught up with its data (executions read it from several threads at once)."""
+    with _INDEX_LOCK:
+        index = backend.__dict__.get("_watchkeeper_index")
+        data = backend.metric_data
+        if index is None or index.data is not data or index.size > len(data):
+            index = backend.__dict__["_watchkeeper_index"] = _MetricIndex(data)
+        return index.catch_up()
 
 
 def _ordered(groups: Iterable[_Group], extra: list[tuple[int, Any]]) -> list[Any]:
@@ -225,6 +230,7 @@ def seed_metric_history(account: str, region: str, namespace: str, name: str, di
         md.namespace, md.name, md.timestamp, md.dimensions, md.unit, md.value = namespace, name, at, dims, unit, value
         store(md)
         kept += 1
+    _index(backend)                              # indexed now, while nothing else reads it
     return kept
 
 
