@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger
@@ -33,9 +34,15 @@ def _tracer() -> Any:
 tracer = _tracer()
 
 
+_BUILDING = threading.Lock()
+
+
 def steps():
-    """The workflow steps, built once per container (cold start), reused on warm starts."""
+    """The workflow steps, built once per container (cold start), reused on warm starts. (A Lambda
+    container runs one invocation at a time; the local runtime runs several at once in threads.)"""
     c = container()
     if not hasattr(c, "_steps"):
-        c._steps = c.steps()
+        with _BUILDING:
+            if not hasattr(c, "_steps"):
+                c._steps = c.steps()
     return c._steps
