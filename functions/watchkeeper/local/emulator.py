@@ -69,6 +69,7 @@ class _MetricIndex:
         self.size = 0
         self.groups: dict[tuple, _Group] = {}
         self.by_name: dict[str, list[_Group]] = {}
+        self.by_dimension: dict[tuple[str, str], list[_Group]] = {}
         self.ordered: list[_Group] = []            # by first appearance
 
     def catch_up(self) -> "_MetricIndex":
@@ -85,6 +86,8 @@ class _MetricIndex:
             if group is None:
                 group = self.groups[key] = _Group(md)
                 self.by_name.setdefault(md.name, []).append(group)
+                for dim in dict.fromkeys(sig):
+                    self.by_dimension.setdefault(dim, []).append(group)
                 self.ordered.append(group)
             group.entries.append((pos, md))
         self.size = len(data)
@@ -174,7 +177,13 @@ def _get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimension
     from moto.cloudwatch.models import are_dimensions_same
 
     index = _index(self)
-    candidates = index.by_name.get(metric_name, ()) if metric_name else index.ordered
+    if metric_name:
+        candidates = index.by_name.get(metric_name, ())
+    elif dimensions and all(d.get("Value") is not None for d in dimensions):
+        # a metric matches only if it has every (name, value) asked for: start from the rarest
+        candidates = min((index.by_dimension.get((d["Name"], d["Value"]), []) for d in dimensions), key=len)
+    else:
+        candidates = index.ordered
     picked: list[tuple[int, Any]] = []
     once: dict[tuple, tuple[int, Any]] = {}
     for group in candidates:
