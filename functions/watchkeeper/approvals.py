@@ -84,12 +84,16 @@ class ApprovalService:
     signing_key: bytes
     approvers: tuple[str, ...] = ()
     channels: Any = None       # ApprovalChannels, for the Slack thread update
+    clock: Any = None          # () -> aware datetime: the scenario's clock in replay and the demo (clock.py)
+
+    def _now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now(timezone.utc)
 
     # --- reading -------------------------------------------------------------------------
     def pending(self, token: str, now: datetime | None = None) -> dict[str, Any]:
         """The request a link points at; refused when forged, tampered, expired or unknown."""
         try:
-            parsed = verify(self.signing_key, token, now)
+            parsed = verify(self.signing_key, token, now or self._now())
         except ExpiredToken as exc:
             raise ApprovalRefused(str(exc), 410, "Approval link expired") from None
         except InvalidToken as exc:
@@ -102,7 +106,7 @@ class ApprovalService:
     def view(self, token: str, source_ip: str | None = None, now: datetime | None = None) -> tuple[dict[str, Any], str]:
         """The approval page's data and its confirmation nonce. A view never decides; it tells
         Step Functions someone is looking (SendTaskHeartbeat) while the request is pending."""
-        now = now or datetime.now(timezone.utc)
+        now = now or self._now()
         request = self.pending(token, now)
         if request["status"] == "pending":
             try:
@@ -114,7 +118,7 @@ class ApprovalService:
     # --- deciding ------------------------------------------------------------------------
     def decide(self, token: str, approved: bool, who: str, channel: str, reason: str = "",
                source_ip: str | None = None, nonce: str | None = None, now: datetime | None = None) -> ApprovalDecision:
-        now = now or datetime.now(timezone.utc)
+        now = now or self._now()
         request = self.pending(token, now)
         if request["status"] != "pending":
             raise ApprovalRefused(already_decided(request), 409, "Already decided")
@@ -234,5 +238,5 @@ def thread_update(state: dict[str, Any], report: Any) -> str:
         lines.append(f"• verification: *{verification.get('status')}* after {verification.get('attempts')} check(s)")
     if state.get("escalation"):
         lines.append(f"• paged on-call: {state['escalation'].get('reason')}")
-    lines.append(f"• report: *{report.status}* — {report.summary}\n{report.uri}")
+    lines.append(f"• report: *{report.status}* — {report.summary}\n{getattr(report, 'url', None) or report.uri}")
     return "Incident update:\n" + "\n".join(lines)

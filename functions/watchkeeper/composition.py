@@ -25,9 +25,12 @@ from .adapters.executors import (
 )
 from .adapters.messaging import S3ReportStore, SnsApprovalNotifier, SnsPager, SsmSettings, StepFunctionsStarter
 from .adapters.slack import SlackNotifier
+from .agent_metrics import AgentMetrics, file_sink
 from .approvals import ApprovalChannels
+from .clock import Clock, clock_with_offset
 from .domain import runbooks as runbook_engine
 from .domain.evidence import EvidenceGatherer
+from .domain.report import ConsoleLinks
 from .domain.guardrails import GuardrailConfig
 from .domain.ingest import Ingestor
 from .models import ServiceCatalog
@@ -56,6 +59,18 @@ class Container:
         return _client(self.session, name)
 
     @property
+    def clock(self) -> Clock:
+        """The one clock of this function: the wall clock, or the scenario's in replay (CLOCK_OFFSET_SECONDS)."""
+        return clock_with_offset(self.cfg.clock_offset_seconds)
+
+    def agent_metrics(self) -> AgentMetrics:
+        """Watchkeeper's own metrics (EMF through Powertools), dimensioned by account and service."""
+        if not hasattr(self, "_agent_metrics"):
+            self._agent_metrics = AgentMetrics(self.cfg.account_name, clock=self.clock,
+                                               sink=file_sink(self.cfg.metrics_file) if self.cfg.metrics_file else None)
+        return self._agent_metrics
+
+    @property
     def ssm(self) -> SsmSettings:
         return SsmSettings(self.cfg.catalog_parameter, self.cfg.kill_switch_parameter, self.client("ssm"))
 
@@ -69,7 +84,7 @@ class Container:
         return DynamoDBIncidentStore(self.cfg.state_table, self.client("dynamodb"))
 
     def audit(self) -> DynamoDBAuditLog:
-        return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
+        return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"), clock=self.clock)
 
     def ingestor(self) -> Ingestor:
         """Built once per container: its service resolver (catalog index and name cache) serves every batch."""
@@ -194,6 +209,9 @@ class Container:
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            clock=self.clock,
+            links=ConsoleLinks(region=self.session.region_name or "", account_id=self.cfg.account_id,
+                               dashboard=self.cfg.dashboard_name),
         )
 
 

@@ -41,6 +41,10 @@ class Settings(BaseModel):
     guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
     large_log_groups: tuple[str, ...] = ()  # LARGE_LOG_GROUPS: read with Logs Insights from the start
     change_sources: tuple[str, ...] = ("journal",)  # CHANGE_SOURCES: where Gather looks for recent changes
+    clock_offset_seconds: float = 0.0  # CLOCK_OFFSET_SECONDS: local only, scenario time minus wall time (clock.py)
+    account_id: str = ""            # ACCOUNT_ID: for console links in the report
+    dashboard_name: str = ""        # DASHBOARD_NAME: the CloudWatch dashboard the report links to
+    metrics_file: str = ""          # METRICS_FILE: local only, where the agent's EMF metrics go instead of stdout
 
     @field_validator("change_sources", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from .domain.classify import incident_category, severity
 from .domain.diagnose import DeterministicAnalyzer
 from .domain.evidence import EvidenceGatherer
 from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, Verdict, check
-from .domain.report import render_markdown, timeline, timeline_svg
+from .domain.report import ConsoleLinks, IncidentReport, render_html, render_markdown
 from .models import (
     Action, ActionResult, ApprovalDecision, Escalation, Evidence, ExecutionResult, Incident, RemediationPlan, ReportRef,
     RootCause, ServiceCatalog, Verification,
@@ -53,6 +53,7 @@ class Steps:
     guardrails: GuardrailConfig | None = None   # the account's policy with per-service overrides (else `policy`)
     rate_limits: Any = None                     # RateLimits (DynamoDB on the state table); None: per-execution only
     clock: Any = None                           # () -> aware datetime; tests pin it
+    links: ConsoleLinks | None = None           # console links in the report (region, account, dashboard)
 
     def policy_for(self, service: str) -> GuardrailPolicy:
         return self.guardrails.for_service(service) if self.guardrails is not None else self.policy
@@ -128,7 +129,7 @@ class Steps:
     def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
                          now: datetime | None = None, evidence: Evidence | None = None,
                          preview: list[dict[str, Any]] | None = None) -> str:
-        now = now or datetime.now(timezone.utc)
+        now = now or self._now()
         request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
         expires = now + timedelta(seconds=self.approval_timeout_seconds)
         writes = [a for a in plan.actions if a.is_write]
@@ -382,14 +383,46 @@ class Steps:
         incident.status = outcome["status"]
         self.store.save(incident)
         self.audit.append(incident.id, "Write report", "report", f"incident {outcome['status']}: {outcome['summary']}")
-        trail = self.audit.records(incident.id)
-        chart = timeline_svg(timeline(incident, evidence, trail))
-        chart_uri = self.reports.put(f"reports/{incident.id}/timeline.svg", chart.encode(), "image/svg+xml")
-        markdown = render_markdown(incident, evidence, cause, plan, outcome, trail, "timeline.svg")
-        uri = self.reports.put(f"reports/{incident.id}/report.md", markdown.encode(), "text/markdown")
-        ref = ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+        report = IncidentReport(incident, evidence, cause, plan, outcome, self.audit.records(incident.id),
+                                links=self.links, log_groups=self._log_groups(incident))
+        report.series = self._report_series(incident, *report.window())
+        chart = report.chart()
+        prefix = f"reports/{incident.id}"
+        chart_uri = self.reports.put(f"{prefix}/timeline.svg", chart.encode(), "image/svg+xml")
+        html_uri = self.reports.put(f"{prefix}/report.html", render_html(report, chart).encode(), "text/html; charset=utf-8")
+        uri = self.reports.put(f"{prefix}/report.md", render_markdown(report, "timeline.svg").encode(), "text/markdown")
+        url = self.links.s3_object(html_uri) if self.links and self.links.account_id else html_uri
+        ref = ReportRef(uri=uri, chart_uri=chart_uri, html_uri=html_uri, url=url, status=outcome["status"],
+                        summary=outcome["summary"], service=incident.service, opened_at=incident.opened_at,
+                        decided_at=report.ms.decided if report.ms.decision in ("approved", "rejected") else None)
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
+        self._email_report(incident, ref, report)
         return ref
+
+    def _log_groups(self, incident: Incident) -> list[str]:
+        services = [self.catalog.get(n) for n in dict.fromkeys([incident.service, *incident.suspects])] if self.catalog else []
+        return [s.log_group for s in services if s is not None and s.log_group]
+
+    def _report_series(self, incident: Incident, start: datetime, end: datetime) -> list:
+        """The service's metric series over the chart's window; a chart without curves when they cannot be read."""
+        if self.metrics is None:
+            return []
+        try:
+            return self.metrics.series_for(incident.service, start, end + timedelta(minutes=15))
+        except Exception as exc:  # the report is written whatever the metrics API says
+            logging.getLogger(__name__).warning("no metric curves for the report of %s: %s", incident.id, exc)
+            return []
+
+    def _email_report(self, incident: Incident, ref: ReportRef, report: IncidentReport) -> None:
+        """The approvers' email gets the report's link (the same SNS topic as the approval request)."""
+        email = getattr(self.notifier, "email", None) if self.notifier is not None else None
+        if email is None or not hasattr(email, "report"):
+            return
+        try:
+            email.report(incident, f"{ref.status}: {ref.summary}\n\n"
+                         + "\n".join(f"{k}: {v}" for k, v in report.impact()), ref.url or ref.uri)
+        except Exception as exc:  # the report is written; a lost email must not fail the incident
+            logging.getLogger(__name__).warning("could not email the report of %s: %s", incident.id, exc)
 
 
 def metric_recovery(source: Any, incident: Incident, evidence: Evidence) -> list[tuple[str, bool, str]]:

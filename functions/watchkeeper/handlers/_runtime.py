@@ -9,6 +9,11 @@ logger = Logger(service="watchkeeper")
 tracer = Tracer(service="watchkeeper")
 
 
+def agent_metrics():
+    """Watchkeeper's own metrics (agent_metrics.py), built once per container."""
+    return container().agent_metrics()
+
+
 def steps():
     """The workflow steps, built once per container (cold start), reused on warm starts."""
     c = container()

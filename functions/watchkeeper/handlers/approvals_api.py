@@ -21,7 +21,7 @@ def service() -> ApprovalService:
     c = container()
     if not hasattr(c, "_approvals"):
         c._approvals = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), c.signing_key(),
-                                       c.cfg.approvers, c.approval_channels())
+                                       c.cfg.approvers, c.approval_channels(), clock=c.clock)
     return c._approvals
 
 

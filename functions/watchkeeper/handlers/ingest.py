@@ -77,6 +77,7 @@ def _webhook(event: dict[str, Any]) -> dict[str, Any]:
         logger.warning("webhook refused", extra={"source": source, "reason": str(exc)})
         return {"statusCode": 401, "body": json.dumps({"error": "unauthorized"})}
     total = container().ingestor().ingest_batch([(source, body, _now())])
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
     return {"statusCode": 202 if not total.invalid else 400, "body": json.dumps(_result(total))}
 
 
@@ -92,6 +93,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _webhook(event)
     deliveries = _deliveries(event)
     total = container().ingestor().ingest_batch(deliveries)
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
     logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened})
     if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":
         return _partial_response(event, total, context)
