@@ -68,21 +68,25 @@ class AgentMetrics:
         if not values:
             return
         try:
-            m = EphemeralMetrics(namespace=self.namespace)
-            m.add_dimension("account", self.account)
-            if service:
-                m.add_dimension("service", service)
-                for name, value in dimensions.items():
-                    m.add_dimension(name, value)
-                m.add_dimensions(account=self.account)
-            for name, (value, unit) in values.items():
-                m.add_metric(name=name, unit=unit, value=float(value))
+            m = EphemeralMetrics(namespace=self.namespace, service="")   # not POWERTOOLS_SERVICE_NAME: ours
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                self._fill(m, service, values, dimensions)
                 document = m.serialize_metric_set()
             self._sink(json.dumps(document, separators=(",", ":")))
         except Exception as exc:  # noqa: BLE001 - measuring must never break the incident
             log.warning("could not emit metrics %s: %s", sorted(values), exc)
+
+    def _fill(self, m: EphemeralMetrics, service: str | None, values: dict[str, tuple[float, MetricUnit]],
+              dimensions: dict[str, str]) -> None:
+        m.add_dimension("account", self.account)
+        if service:
+            m.add_dimension("service", service)
+            for name, value in dimensions.items():
+                m.add_dimension(name, value)
+            m.add_dimensions(account=self.account)
+        for name, (value, unit) in values.items():
+            m.add_metric(name=name, unit=unit, value=float(value))
 
     def _since(self, start: datetime | None, at: datetime | None = None) -> float | None:
         if start is None:
@@ -167,6 +171,7 @@ def read_emf(lines: list[str]) -> list[dict[str, Any]]:
             dims = [tuple(s) for s in directive.get("Dimensions", [])]
             for m in directive.get("Metrics", []):
                 value = doc.get(m["Name"])
+                value = value[0] if isinstance(value, list) and len(value) == 1 else value
                 for d in dims:
                     out.append({"namespace": directive.get("Namespace"), "name": m["Name"], "unit": m.get("Unit"),
                                 "value": value, "dimensions": {k: doc.get(k) for k in d}})

@@ -45,17 +45,15 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
         return
+    from .local.console import metrics_view, replay_view
+
     console = Console()
     a = result["alerts"]
     console.print(f"[bold]{result['scenario']}[/bold]: {a['received']} deliveries, {a['invalid']} invalid, "
-                  f"{a['resolved']} resolved")
-    table = Table("incident", "service", "alerts", "category", "root cause", "confidence", "actions", "status")
-    for inc in result["incidents"]:
-        rc = inc.get("root_cause") or {}
-        table.add_row(inc["id"], inc["service"], str(inc["alerts"]), inc["category"] or "",
-                      f"{rc.get('kind')} {rc.get('culprit') or ''}", f"{rc.get('confidence') or 0:.2f}",
-                      ", ".join(f"{x['type']} ({x['status']})" for x in inc["actions"]), inc["status"])
-    console.print(table)
+                  f"{a['resolved']} resolved\n")
+    console.print(replay_view(result, console.width))
+    if result.get("agent_metrics"):
+        console.print(metrics_view(result["agent_metrics"]))
 
 
 @app.command()
@@ -80,7 +78,8 @@ def audit(words: list[str] = typer.Argument(..., metavar="[verify] INCIDENT_ID",
         raise typer.Exit(2)
     records = _audit_records(words[0], table)
     from .local.console import audit_table
-    Console().print(audit_table(records, words[0]))
+    console = Console()
+    console.print(audit_table(records, words[0], console.width))
 
 
 def _audit_verify(incident_id: str, table: Optional[str]) -> None:

@@ -23,7 +23,7 @@ def send_decision(session: ReplaySession, approval: dict[str, Any], approved: bo
 
     c = container()
     key = c.signing_key()
-    service = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), key, (who,))
+    service = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), key, (who,), clock=c.clock)
     token = sign(key, approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
     service.decide(token, approved, who, "test", "" if approved else "not now")
 

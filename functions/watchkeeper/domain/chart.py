@@ -16,7 +16,7 @@ from html import escape
 FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 CHAR_W = 6.9            # px per character at 11 px, on the wide side for DejaVu Sans / Verdana
 LABEL_H = 16
-COLORS = {"change": "#7b4fd6", "onset": "#d62728", "alert": "#ff7f0e", "decision": "#1f77b4",
+COLORS = {"change": "#7b4fd6", "onset": "#d62728", "alert": "#ff7f0e", "diagnosis": "#6b6b6b", "decision": "#1f77b4",
           "action": "#2ca02c", "recovery": "#17becf", "escalation": "#8c1d18"}
 CURVE = "#333333"
 
@@ -53,11 +53,14 @@ def place_labels(items: list[tuple[float, float]], left: float, right: float, ga
     for x, w in items:
         a = x + 4 if x + 4 + w <= right else max(left, x - 4 - w)
         b = a + w
-        row = 0
-        while any((r == row and a < pb + gap and pa < b + gap)
-                  or (r > row and a - 3 <= px <= b + 3)
-                  or (r < row and pa - 3 <= x <= pb + 3) for r, pa, pb, px in placed):
-            row += 1
+        def free(row: int, leaders: bool) -> bool:
+            return not any((r == row and a < pb + gap and pa < b + gap)
+                           or (leaders and r > row and a - 3 <= px <= b + 3)
+                           or (leaders and r < row and pa - 3 <= x <= pb + 3) for r, pa, pb, px in placed)
+        # a row where no leader crosses a label if there is one, else the first row the label fits in
+        row = next((r for r in range(len(placed) + 1) if free(r, True)), None)
+        if row is None:
+            row = next(r for r in range(len(placed) + 1) if free(r, False))
         placed.append((row, a, b, x))
         out.append((row, a))
     return out
@@ -164,7 +167,9 @@ def timeline_chart(curves: list[Curve], marks: list[Mark], start: datetime, end:
         y = band_top + (rows - 1 - row) * LABEL_H + 11
         out.append(f'<line x1="{x:.1f}" y1="{y + 3}" x2="{x:.1f}" y2="{plot_top}" stroke="{color}" stroke-width="0.8" '
                    f'stroke-opacity="0.6"/>')
-        out.append(f'<text x="{x0:.1f}" y="{y}" fill="{color}">{escape(m.label)}<title>{m.at:%Y-%m-%d %H:%M:%S} UTC</title></text>')
+        # a label left of its mark ends exactly at it (the width estimate only decides the room it takes)
+        anchor = f'x="{x - 4:.1f}" text-anchor="end"' if x0 < x else f'x="{x0:.1f}"'
+        out.append(f'<text {anchor} y="{y}" fill="{color}">{escape(m.label)}<title>{m.at:%Y-%m-%d %H:%M:%S} UTC</title></text>')
     # legend
     lx, ly = left, plot_bottom + 46
     for kind in [k for k in COLORS if any(m.kind == k for m in marks)]:

@@ -140,6 +140,8 @@ def timeline(incident: Incident, evidence: Evidence | None, audit: list[AuditRec
             events.append(TimelineEvent(r.at, "escalation", r.summary))
         elif r.step == "Verify recovery" and ": recovered" in r.summary:
             events.append(TimelineEvent(r.at, "recovery", r.summary))
+        elif r.step == "Execute actions" and r.kind == "step":
+            events.append(TimelineEvent(r.at, "action", r.summary))
         elif r.step in ("Diagnose", "Wait for approval") and r.kind == "step":
             events.append(TimelineEvent(r.at, "decision", f"{r.step.lower()}: {r.summary}"))
     return sorted(events, key=lambda e: e.at)
@@ -266,6 +268,8 @@ class IncidentReport:
             if n == 0:
                 label = f"first alert: {a.title}" + (f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else "")
             marks.append(Mark(a.received_at, "alert", label))
+        if ms.diagnosed and self.cause:
+            marks.append(Mark(ms.diagnosed, "diagnosis", f"diagnosis: {self.cause.kind}"))
         if ms.decided:
             marks.append(Mark(ms.decided, "decision", f"{ms.decision}" + (f" by {ms.decided_by}" if ms.decided_by
                                                                          and ms.decision != "timed out" else "")))
@@ -456,4 +460,4 @@ def _t(t: datetime | None) -> str:
 
 def _md(text: str) -> str:
     """A value inside a Markdown table row or paragraph: no pipes, no line breaks, no raw HTML."""
-    return str(text).replace("|", "/").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    return str(text).replace("|", "/").replace("\n", " ").replace("<", "&lt;")

@@ -1,34 +1,134 @@
-"""Rich renderings shared by the CLI and the demo."""
+"""Rich renderings shared by the CLI and the demo, readable at 80 columns and when piped.
+
+A wide table only where it fits; below that, one block per row (a title line, then
+`key  value` lines with a hanging indent), so no cell is ever cut to a few characters.
+Piped output has no terminal width: rich assumes 80 columns, and so do these layouts.
+"""
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from ..models import AuditRecord
 
 _KIND_STYLE = {"intent": "yellow", "outcome": "green", "decision": "cyan", "escalation": "red", "failure": "red",
                "report": "magenta"}
+_STATUS_STYLE = {"mitigated": "green", "resolved": "green", "escalated": "red", "failed": "red",
+                 "awaiting_approval": "yellow", "open": "yellow", "planned": "cyan", "merged": "dim"}
+WIDE = 110
 
 
-def audit_table(records: list[AuditRecord], incident_id: str) -> Table:
-    table = Table(title=f"Audit trail of {incident_id}", show_lines=False)
-    for col in ("#", "time (UTC)", "step", "kind", "actor", "what"):
-        table.add_column(col)
+def width_of(console: Console | None) -> int:
+    return console.width if console is not None else 80
+
+
+def audit_table(records: list[AuditRecord], incident_id: str, width: int = 80) -> Table:
+    """The trail as `#  time  step  what`: the summary wraps under itself, the short columns never do."""
+    table = Table(title=f"Audit trail of {incident_id}", box=box.SIMPLE_HEAD, pad_edge=False, expand=False,
+                  title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("time", no_wrap=True)
+    table.add_column("step", no_wrap=width >= 90, min_width=9, max_width=18 if width < 90 else None)
+    table.add_column("what", overflow="fold", ratio=1, min_width=30)
     for r in records:
         style = _KIND_STYLE.get(r.kind, "")
-        table.add_row(str(r.seq), f"{r.at:%H:%M:%S}", r.step, f"[{style}]{r.kind}[/{style}]" if style else r.kind,
-                      r.actor, r.summary)
+        what = Text()
+        if r.kind != "step":
+            what.append(f"{r.kind}: ", style=style or None)
+        what.append(r.summary)
+        if r.actor != "watchkeeper":
+            what.append(f" (by {r.actor})", style="dim")
+        table.add_row(str(r.seq), f"{r.at:%H:%M:%S}", r.step, what)
     return table
 
 
-def evidence_table(diagnosis: dict[str, Any], evidence: dict[str, Any]) -> Table:
+def evidence_table(diagnosis: dict[str, Any], evidence: dict[str, Any], width: int = 80) -> Table:
     items = {i["id"]: i for i in evidence.get("items", [])}
-    table = Table(title="Evidence behind the diagnosis")
-    for col in ("id", "type", "what it shows"):
-        table.add_column(col)
+    table = Table(title="Evidence behind the diagnosis", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("what it shows", overflow="fold", ratio=1, min_width=30)
     for ev_id in diagnosis.get("evidence", []):
         item = items.get(ev_id)
         if item:
             table.add_row(ev_id, item["type"], item["detail"])
     return table
+
+
+def records(title: str, rows: Iterable[tuple[str, list[tuple[str, str]], str]], width: int = 80) -> RenderableType:
+    """One block per row: a bold heading (with a styled status at its end), then aligned `key  value` lines."""
+    blocks: list[RenderableType] = [Text(title, style="bold")] if title else []
+    for heading, fields, status in rows:
+        head = Text(heading, style="bold")
+        if status:
+            head.append("  ")
+            head.append(status, style=_STATUS_STYLE.get(status, ""))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, value in fields:
+            grid.add_row(key, value)
+        blocks += [head, grid, Text("")]
+    return Group(*blocks)
+
+
+def replay_view(result: dict[str, Any], width: int) -> RenderableType:
+    """`watchkeeper replay`: a table when the terminal is wide, blocks otherwise."""
+    incidents = result["incidents"]
+    if width >= WIDE:
+        table = Table("incident", "service", "alerts", "category", "root cause", "confidence", "actions", "status",
+                      box=box.SIMPLE_HEAD)
+        for inc in incidents:
+            rc = inc.get("root_cause") or {}
+            table.add_row(inc["id"], inc["service"] or "", str(inc["alerts"]), inc["category"] or "",
+                          f"{rc.get('kind')} {rc.get('culprit') or ''}".strip(), f"{rc.get('confidence') or 0:.2f}",
+                          ", ".join(f"{x['type']} ({x['status']})" for x in inc["actions"]) or "-",
+                          Text(inc["status"], style=_STATUS_STYLE.get(inc["status"], "")))
+        return table
+    rows = []
+    for inc in incidents:
+        rc = inc.get("root_cause") or {}
+        fields = [("service", f"{inc['service']} ({inc['category'] or '?'}, {inc.get('severity') or '?'}), "
+                              f"{inc['alerts']} alert deliveries")]
+        if rc:
+            fields.append(("root cause", f"{rc.get('kind')} {rc.get('culprit') or ''}".strip()
+                           + f" (confidence {rc.get('confidence') or 0:.2f})"))
+        if inc.get("runbook"):
+            fields.append(("runbook", inc["runbook"]))
+        for a in inc["actions"]:
+            fields.append(("action", f"{a['type']} on {a['target']}: {a['status']}"
+                                     + (f" (blocked by {a['blocked_by']})" if a.get("blocked_by") else "")))
+        if inc.get("report"):
+            fields.append(("report", inc["report"]))
+        rows.append((inc["id"], fields, inc["status"]))
+    return records("", rows, width)
+
+
+def metrics_view(metrics: list[dict[str, Any]]) -> RenderableType:
+    """The agent's own metrics (per service where there is one), as `name  value unit` lines."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(overflow="fold")
+    for m in metrics:
+        value, unit = m["value"], m.get("unit") or ""
+        shown = f"{value:.1f} s" if unit == "Seconds" else (f"{value:g}" if isinstance(value, (int, float)) else str(value))
+        grid.add_row(m["name"], shown, m["dimensions"].get("service", "(account)"))
+    return Group(Text("Watchkeeper's own metrics (CloudWatch EMF, namespace Watchkeeper)", style="bold"), grid)
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "-"
+    s = int((now - at).total_seconds())
+    if s < 0:
+        return f"{at:%Y-%m-%d %H:%M}"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if s >= size:
+            return f"{s // size} {unit} ago"
+    return f"{s} s ago"
