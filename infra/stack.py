@@ -45,6 +45,8 @@ class WatchkeeperStack(cdk.Stack):
             "APPROVAL_TIMEOUT_SECONDS": str(config.approval_timeout_seconds),
             "GUARDRAILS": json.dumps(config.guardrails, sort_keys=True, separators=(",", ":")),
             "POWERTOOLS_SERVICE_NAME": "watchkeeper",
+            "ACCOUNT_ID": cdk.Aws.ACCOUNT_ID,                       # console links in the report
+            "DASHBOARD_NAME": observability.dashboard_name,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         })
         request_approval = approvals.add_request_function(factory, storage)
@@ -68,5 +70,9 @@ class WatchkeeperStack(cdk.Stack):
         cdk.CfnOutput(self, "HttpApiUrl", value=approvals.url)
         cdk.CfnOutput(self, "ReportBucketName", value=storage.report_bucket.bucket_name)
         cdk.CfnOutput(self, "AuditTableName", value=storage.audit_table.table_name)
+        # what `watchkeeper incidents | show | doctor` read with the caller's credentials
+        cdk.CfnOutput(self, "StateTableName", value=storage.state_table.table_name)
+        cdk.CfnOutput(self, "KillSwitchParameterName", value=storage.kill_switch_parameter.parameter_name)
+        cdk.CfnOutput(self, "WebhookSecretArn", value=ingest.webhook_secret.secret_arn)
         cdk.Tags.of(self).add("project", "watchkeeper")
         cdk.Tags.of(self).add("watchkeeper:account", account_name)

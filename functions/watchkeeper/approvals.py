@@ -47,6 +47,8 @@ class ApprovalNotice:
             if a.get("api_call"):
                 lines.append(f"  dry run: {a['api_call']}")
         lines.append(f"The link expires at {self.expires_at:%H:%M} UTC. Opening it decides nothing.")
+        if s.get("report_url"):
+            lines.append(f"The post-incident report will be at {s['report_url']} once the incident is handled.")
         return "\n".join(line for line in lines if line)
 
 

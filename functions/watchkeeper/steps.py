@@ -138,7 +138,8 @@ class Steps:
                    "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
                    "actions": [f"{a.type} on {a.target}" for a in writes],
                    "evidence": cited_evidence(cause, evidence),
-                   "proposed": preview if preview is not None else preview_actions(self.executor, writes)}
+                   "proposed": preview if preview is not None else preview_actions(self.executor, writes),
+                   "report_url": self.report_url(incident.id)}
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
         key = self.signing_key() if callable(self.signing_key) else self.signing_key
         token = sign(key, request_id, expires)
@@ -367,6 +368,8 @@ class Steps:
         diagnosis = state.get("diagnosis") or {}
         if diagnosis:
             message += f"Diagnosis: {diagnosis.get('kind')} {diagnosis.get('culprit') or ''} — {diagnosis.get('summary', '')}\n"
+        if self.report_url(incident.id):
+            message += f"Report (written when the incident is handled): {self.report_url(incident.id)}\n"
         message_id = self.pager.page(incident, f"[{incident.severity}] {incident.service}: {reason}"[:99], message)
         incident.status = "escalated"
         self.store.save(incident)
@@ -387,17 +390,24 @@ class Steps:
                                 links=self.links, log_groups=self._log_groups(incident))
         report.series = self._report_series(incident, *report.window())
         chart = report.chart()
-        prefix = f"reports/{incident.id}"
+        prefix = report_prefix(incident.id)
         chart_uri = self.reports.put(f"{prefix}/timeline.svg", chart.encode(), "image/svg+xml")
         html_uri = self.reports.put(f"{prefix}/report.html", render_html(report, chart).encode(), "text/html; charset=utf-8")
         uri = self.reports.put(f"{prefix}/report.md", render_markdown(report, "timeline.svg").encode(), "text/markdown")
-        url = self.links.s3_object(html_uri) if self.links and self.links.account_id else html_uri
+        url = self.report_url(incident.id) or html_uri
         ref = ReportRef(uri=uri, chart_uri=chart_uri, html_uri=html_uri, url=url, status=outcome["status"],
                         summary=outcome["summary"], service=incident.service, opened_at=incident.opened_at,
                         decided_at=report.ms.decided if report.ms.decision in ("approved", "rejected") else None)
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
-        self._email_report(incident, ref, report)
         return ref
+
+    def report_url(self, incident_id: str) -> str | None:
+        """Where a person opens the incident's report page (the S3 console), known before it is written:
+        the approval email and the page carry it, the Slack thread gets it when the report is written."""
+        uri = getattr(self.reports, "uri", None)
+        if uri is None or self.links is None or not self.links.account_id:
+            return None
+        return self.links.s3_object(uri(f"{report_prefix(incident_id)}/report.html"))
 
     def _log_groups(self, incident: Incident) -> list[str]:
         services = [self.catalog.get(n) for n in dict.fromkeys([incident.service, *incident.suspects])] if self.catalog else []
@@ -413,16 +423,10 @@ class Steps:
             logging.getLogger(__name__).warning("no metric curves for the report of %s: %s", incident.id, exc)
             return []
 
-    def _email_report(self, incident: Incident, ref: ReportRef, report: IncidentReport) -> None:
-        """The approvers' email gets the report's link (the same SNS topic as the approval request)."""
-        email = getattr(self.notifier, "email", None) if self.notifier is not None else None
-        if email is None or not hasattr(email, "report"):
-            return
-        try:
-            email.report(incident, f"{ref.status}: {ref.summary}\n\n"
-                         + "\n".join(f"{k}: {v}" for k, v in report.impact()), ref.url or ref.uri)
-        except Exception as exc:  # the report is written; a lost email must not fail the incident
-            logging.getLogger(__name__).warning("could not email the report of %s: %s", incident.id, exc)
+
+
+def report_prefix(incident_id: str) -> str:
+    return f"reports/{incident_id}"
 
 
 def metric_recovery(source: Any, incident: Incident, evidence: Evidence) -> list[tuple[str, bool, str]]:

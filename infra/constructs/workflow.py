@@ -86,9 +86,13 @@ class Workflow(Construct):
         storage.grant_audit_append(self.report.role)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
+        # the report's chart draws the service's metrics (ListMetrics finds them, GetMetricData reads them)
+        self.report.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",
-                    "Reports are written under reports/<incident id>/; object keys are not known in advance.",
-                    f"Resource::{arn_of(storage.report_bucket)}/reports/*")
+                    "Reports are written under reports/<incident id>/; object keys are not known in advance. "
+                    "GetMetricData and ListMetrics have no resource-level permissions; both are read-only.",
+                    f"Resource::{arn_of(storage.report_bucket)}/reports/*", "Resource::*")
         self.escalate = fn("Escalate", FunctionSpec(
             handler="watchkeeper.handlers.escalate.handler",
             description="Page on-call: publish the incident summary to the page topic"))
@@ -353,7 +357,8 @@ class Workflow(Construct):
 
     def _grant_verify(self) -> None:
         self.verify.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources=["*"]))
+            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+            resources=["*"]))
         acknowledge(self.verify.role, "AwsSolutions-IAM5",
                     "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
                     "permissions; both calls are read-only.",

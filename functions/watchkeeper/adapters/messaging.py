@@ -42,19 +42,14 @@ class SnsApprovalNotifier:
             raise translate(exc, "send approval request") from exc
 
 
-    def report(self, incident: Incident, summary: str, url: str) -> None:
-        """The post-incident report's link, to the same people, once the incident is handled."""
-        try:
-            self._sns.publish(TopicArn=self._topic, Subject=f"Incident report: {incident.title or incident.id}"[:99],
-                              Message=f"{summary}\n\nReport: {url}\n")
-        except ClientError as exc:
-            raise translate(exc, "send the report link") from exc
-
-
 class S3ReportStore:
     def __init__(self, bucket: str, client: Any = None):
         self._bucket = bucket
         self._s3 = client or boto3.client("s3")
+
+    def uri(self, key: str) -> str:
+        """Where `put(key, ...)` stores (or will store) an object: links can name a report before it exists."""
+        return f"s3://{self._bucket}/{key}"
 
     def put(self, key: str, body: bytes, content_type: str) -> str:
         try:
