@@ -227,3 +227,97 @@ def _set_kill_switch(on: bool, parameter: Optional[str]) -> str:
 def _local_kill_switch() -> bool:
     path = LOCAL_STATE / "kill-switch"
     return path.is_file() and path.read_text().strip() == "on"
+
+
+# --- the operator's view of an account ----------------------------------------------------------
+
+ContextOpt = typer.Option(None, "-c", "--context", metavar="account=NAME",
+                          help="the cdk.json account whose deployed stack to read (with your AWS credentials)")
+RegionOpt = typer.Option(None, help="the stack's region (default: the account's region in cdk.json)")
+JsonOpt = typer.Option(False, "--json", help="one JSON document on stdout, for scripts")
+
+
+def _account_of(context: Optional[list[str]]) -> Optional[str]:
+    for item in context or []:
+        key, _, value = item.partition("=")
+        if key.strip() != "account" or not value.strip():
+            err.print(f"[red]-c {item}: expected account=NAME[/red]")
+            raise typer.Exit(2)
+        return value.strip()
+    return None
+
+
+def _session(region: Optional[str]):
+    import boto3
+    return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+
+
+def _incident_source(context: Optional[list[str]], region: Optional[str], state_table: Optional[str],
+                     audit_table: Optional[str]):
+    """The deployed stack's tables (-c account=NAME, or --state-table), else the local state."""
+    from .ops.incidents import DeployedIncidents, LocalIncidents
+    from .ops.stack import DeployedStack, StackNotFound, account_config
+
+    account = _account_of(context)
+    state_table = state_table or os.environ.get("STATE_TABLE")
+    if state_table:
+        return DeployedIncidents(_session(region), state_table, audit_table or os.environ.get("AUDIT_TABLE", ""),
+                                 os.environ.get("STATE_MACHINE_ARN", ""))
+    if account is None:
+        return LocalIncidents(LOCAL_STATE)
+    try:
+        config = account_config(account)
+        stack = DeployedStack.find(_session(region or config.region), account)
+    except (StackNotFound, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1)
+    return DeployedIncidents(_session(stack.region), stack.state_table, stack.audit_table, stack.state_machine_arn)
+
+
+@app.command()
+def incidents(context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+              open_only: bool = typer.Option(False, "--open", help="only incidents not handled yet"),
+              awaiting_approval: bool = typer.Option(False, "--awaiting-approval", help="only those waiting for a human"),
+              since: Optional[str] = typer.Option(None, help="opened within this long: 90m, 24h, 7d"),
+              state_table: Optional[str] = typer.Option(None, help="read this state table (default: the stack's)"),
+              audit_table: Optional[str] = typer.Option(None, hidden=True),
+              as_json: bool = JsonOpt) -> None:
+    """A table of incidents: the deployed account's (-c account=NAME), or the local demo's and replays'."""
+    from .local.console import incidents_view
+    from .ops.incidents import IncidentFilter, now_utc, parse_since
+
+    try:
+        wanted = IncidentFilter(open_only, awaiting_approval, parse_since(since) if since else None)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    source = _incident_source(context, region, state_table, audit_table)
+    now = now_utc()
+    rows = [r for r in source.rows() if wanted.keep(r, now)]
+    if as_json:
+        sys.stdout.write(json.dumps({"source": source.where, "incidents": rows}, default=str) + "\n")
+        return
+    console = Console()
+    console.print(incidents_view(rows, console.width, now, source.where))
+
+
+@app.command()
+def show(incident: str = typer.Argument(..., help="the incident id (or a unique part of it)"),
+         context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+         state_table: Optional[str] = typer.Option(None, help="read this state table (default: the stack's)"),
+         audit_table: Optional[str] = typer.Option(None, help="read this audit table (default: the stack's)"),
+         as_json: bool = JsonOpt) -> None:
+    """One incident: diagnosis, evidence, plan, decisions, actions and where its report is."""
+    from .local.console import incident_view
+
+    source = _incident_source(context, region, state_table, audit_table)
+    try:
+        doc = source.show(incident)
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}[/red] ({source.where})", soft_wrap=True)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, default=str) + "\n")
+        return
+    console = Console()
+    console.print(incident_view(doc, console.width))

@@ -132,3 +132,106 @@ def ago(at: datetime | None, now: datetime) -> str:
         if s >= size:
             return f"{s // size} {unit} ago"
     return f"{s} s ago"
+
+
+def incidents_view(rows: list[dict[str, Any]], width: int, now: datetime, where: str) -> RenderableType:
+    """`watchkeeper incidents`: newest first; a table when wide, blocks otherwise."""
+    rows = sorted(rows, key=lambda r: r["opened_at"] or now, reverse=True)
+    footer = Text(f"{len(rows)} incident(s) · {where}", style="dim")
+    if not rows:
+        return Group(Text("no incidents match", style="bold"), footer)
+    if width >= WIDE:
+        table = Table("incident", "service", "severity", "status", "opened", "alerts", "title", box=box.SIMPLE_HEAD)
+        for r in rows:
+            table.add_row(r["id"], r["service"] or "", r["severity"] or "",
+                          Text(r["status"], style=_STATUS_STYLE.get(r["status"], "")), ago(r["opened_at"], now),
+                          str(r["deliveries"] or ""), r["title"] or "")
+        return Group(table, footer)
+    blocks = [(r["id"], [("service", f"{r['service']} ({r['severity'] or '?'}, {r['category'] or '?'})"),
+                         ("opened", f"{r['opened_at']:%Y-%m-%d %H:%M} UTC ({ago(r['opened_at'], now)})"
+                          if r["opened_at"] else "-"),
+                         ("title", r["title"] or "-")]
+               + ([("report", r["report"])] if r.get("report") else []), r["status"]) for r in rows]
+    return Group(records("", blocks, width), footer)
+
+
+def incident_view(doc: dict[str, Any], width: int) -> RenderableType:
+    """`watchkeeper show`: what happened, what Watchkeeper concluded and did, and where the report is."""
+    inc = doc["incident"]
+    parts: list[RenderableType] = []
+    head = Text(inc["id"], style="bold")
+    head.append("  ")
+    head.append(str(inc.get("status")), style=_STATUS_STYLE.get(str(inc.get("status")), ""))
+    parts.append(head)
+    grid = _grid([("service", f"{inc.get('service')} ({inc.get('category')}, {inc.get('severity')})"),
+                  ("title", inc.get("title") or "-"),
+                  ("opened", f"{_when(inc.get('opened_at'))}, {inc.get('deliveries') or 0} alert deliveries"),
+                  *[("alert", f"{_when(a['received_at'])[11:]} {a['title']} ({a['source']}"
+                              + (f", {a['count']}×)" if a["count"] > 1 else ")")) for a in doc["alerts"]]])
+    parts += [grid, Text("")]
+    d = doc.get("diagnosis")
+    parts.append(Text("Diagnosis", style="bold magenta"))
+    if d:
+        parts.append(_grid([("root cause", f"{d['kind']} {d.get('culprit') or ''}".strip()
+                             + f" (confidence {d['confidence']:.2f}, {d.get('analyzer')})"),
+                            ("summary", d.get("summary") or "")]
+                           + [(e["id"], f"{e['type']}: {e['detail']}") for e in doc["evidence"]]))
+    else:
+        parts.append(Text("  not diagnosed yet", style="dim"))
+    plan = doc.get("plan")
+    parts += [Text(""), Text("Plan", style="bold")]
+    if plan:
+        parts.append(_grid([("runbook", f"{plan.get('runbook') or 'none'}: {plan.get('reason') or ''}"),
+                            ("decision", f"{plan.get('decision')} (autonomy {plan.get('autonomy')}"
+                                         + (", dry run)" if plan.get("dry_run") else ")"))]
+                           + [("action", f"{a['type']} on {a['target']}"
+                               + (" (approval required)" if a.get("requires_approval") else ""))
+                              for a in plan.get("actions", [])]))
+    else:
+        parts.append(Text("  no plan yet", style="dim"))
+    rows = []
+    approval = doc.get("approval")
+    if approval:
+        verdict = approval.get("status") or ("approved" if approval.get("approved") else "rejected")
+        rows.append(("approval", verdict + (f" by {approval['decided_by']}" if approval.get("decided_by") else "")
+                     + (f" via {approval['channel']}" if approval.get("channel") else "")
+                     + (f" at {_when(approval['decided_at'])[11:]}" if approval.get("decided_at") else "")
+                     + (f", expires {_when(approval['expires_at'])[11:]}" if verdict == "pending" else "")))
+    rows += [(r["kind"], f"{str(r['at'])[11:19]} {r['summary']}") for r in doc["decisions"]]
+    rows += [("action", f"{a['type']} on {a['target']}: {a['status']}"
+              + (f" (blocked by {a['blocked_by']})" if a.get("blocked_by") else "")
+              + (f" — {a['api_call']}" if a.get("api_call") else "")) for a in doc["actions"]]
+    v = doc.get("verification")
+    if v:
+        rows.append(("verification", f"{v['status']} after {v['attempts']} check(s)"))
+    if doc.get("escalation"):
+        rows.append(("paged", doc["escalation"].get("reason") or ""))
+    parts += [Text(""), Text("Decisions and actions", style="bold")]
+    parts.append(_grid(rows) if rows else Text("  none yet", style="dim"))
+    report = doc.get("report") or {}
+    parts += [Text(""), Text("Report", style="bold")]
+    local = any(k.startswith("local_") for k in report)      # the emulator's S3 is gone: show the saved copies
+    locations = [(k.replace("local_", "saved ").replace("_uri", "").replace("uri", "markdown"), v)
+                 for k, v in report.items() if k.endswith(("uri", "url")) and v and (k.startswith("local_") or not local)]
+    if report.get("status"):
+        locations.insert(0, ("outcome", f"{report['status']}: {report.get('summary', '')}"))
+    parts.append(_grid(locations) if locations else Text("  not written yet", style="dim"))
+    parts.append(Text(f"\n{doc['audit_records']} audit records · {doc['origin']}", style="dim"))
+    return Group(*parts)
+
+
+def _when(value: Any) -> str:
+    """`2026-09-20 21:04:20 UTC` from an ISO time (or what it was given)."""
+    try:
+        return f"{datetime.fromisoformat(str(value).replace('Z', '+00:00')):%Y-%m-%d %H:%M:%S} UTC"
+    except ValueError:
+        return str(value)
+
+
+def _grid(rows: list[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in rows:
+        grid.add_row(f"  {key}", str(value))
+    return grid
