@@ -321,3 +321,92 @@ def show(incident: str = typer.Argument(..., help="the incident id (or a unique 
         return
     console = Console()
     console.print(incident_view(doc, console.width))
+
+
+@app.command()
+def doctor(context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+           embedded: bool = typer.Option(False, "--embedded", help="check against the embedded AWS (the synthesized "
+                                                                   "stack on moto) instead of the real account"),
+           world: Optional[Path] = typer.Option(None, help="with --embedded: load this scenario's world first"),
+           as_json: bool = JsonOpt) -> None:
+    """Check an account's configuration against the account: catalog services, log groups, alarms, secrets,
+    Slack, the kill switch and model access. Each problem is named with its fix; exit status 1 if any."""
+    from .ops.doctor import Doctor, Finding
+    from .ops.stack import DeployedStack, StackNotFound, account_config, REPO
+
+    account = _account_of(context) or "local"
+    try:
+        config = account_config(account)
+        from infra.config import load_catalog
+        catalog = load_catalog(config)
+    except ValueError as exc:       # ConfigError: names the account or the field
+        _print_findings([Finding("configuration", "problem", str(exc), "correct cdk.json or the catalog file")],
+                        as_json, account)
+        raise typer.Exit(1)
+    with contextlib.ExitStack() as stack:
+        if embedded:
+            session, outputs, kubernetes_for = _embedded(stack, account, world)
+        else:
+            session = _session(region or config.region)
+            try:
+                outputs = DeployedStack.find(session, account).outputs
+            except StackNotFound:
+                outputs = None
+            kubernetes_for = _kubernetes_for(session)
+        found = Doctor(account, config, catalog, session, outputs, catalog_file=config.catalog,
+                       kubernetes_for=kubernetes_for).run()
+    _print_findings(found, as_json, account)
+    if any(f.status == "problem" for f in found):
+        raise typer.Exit(1)
+
+
+def _kubernetes_for(session):
+    from .adapters.kubernetes_actions import KubernetesActions
+    url = os.environ.get("WATCHKEEPER_KUBE_URL")
+
+    def build(cluster: str):
+        if url:
+            from kubernetes import client as k8s
+            conf = k8s.Configuration(host=url)
+            conf.api_key = {"authorization": "Bearer local-simulator"}
+            return KubernetesActions(configuration=conf)
+        return KubernetesActions.for_eks(cluster, session.region_name, session)
+    return build
+
+
+def _embedded(stack: contextlib.ExitStack, account: str, world: Optional[Path]):
+    """The synthesized stack on moto (with a scenario's world when given): its outputs as a deployed stack's."""
+    from .local.k8s_sim import KubernetesSimulator
+    from .local.runtime import LocalAws
+    from .local.template import load_template
+
+    kube = KubernetesSimulator()
+    url = kube.start()
+    stack.callback(kube.stop)
+    template = load_template(account)
+    with contextlib.redirect_stdout(sys.stderr):
+        aws = LocalAws(template, env_overrides={"WATCHKEEPER_KUBE_URL": url})
+        aws.start()
+    stack.callback(aws.stop)
+    if world is not None:
+        from .local.scenario import WorldLoader, load_bundle
+        bundle, root = load_bundle(world)
+        WorldLoader(aws).load(bundle, root, kube)
+    outputs = {k: str(aws.resolver.resolve(v["Value"])) for k, v in template.get("Outputs", {}).items()}
+    return aws.session, outputs, _kubernetes_for(aws.session)
+
+
+def _print_findings(found, as_json: bool, account: str) -> None:
+    problems = [f for f in found if f.status == "problem"]
+    if as_json:
+        sys.stdout.write(json.dumps({"account": account, "problems": len(problems),
+                                     "findings": [f.as_dict() for f in found]}) + "\n")
+        return
+    from rich.text import Text
+
+    from .local.console import doctor_view
+    console = Console()
+    console.print(doctor_view(found, account))
+    summary = Text(f"{len(problems)} problem(s), {sum(f.status == 'warning' for f in found)} warning(s), "
+                   f"{sum(f.status == 'ok' for f in found)} check(s) passed", style="bold red" if problems else "bold green")
+    console.print(summary)

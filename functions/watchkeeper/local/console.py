@@ -235,3 +235,21 @@ def _grid(rows: list[tuple[str, str]]) -> Table:
     for key, value in rows:
         grid.add_row(f"  {key}", str(value))
     return grid
+
+
+_MARK = {"ok": ("✓", "green"), "problem": ("✗", "bold red"), "warning": ("!", "yellow"), "skipped": ("-", "dim")}
+
+
+def doctor_view(findings: list[Any], account: str) -> RenderableType:
+    """One entry per check: mark, name and what was found, wrapping under itself; a problem's fix below it."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for f in findings:
+        mark, style = _MARK.get(f.status, ("?", ""))
+        line = Text(f.check, style="bold")
+        line.append(f": {f.detail}")
+        grid.add_row(Text(mark, style=style), line)
+        if f.fix and f.status in ("problem", "warning"):
+            grid.add_row("", Text(f"fix: {f.fix}", style="cyan"))
+    return Group(Text(f"Watchkeeper doctor: account {account}", style="bold"), grid, Text(""))
