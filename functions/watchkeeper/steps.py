@@ -397,7 +397,8 @@ class Steps:
         url = self.report_url(incident.id) or html_uri
         ref = ReportRef(uri=uri, chart_uri=chart_uri, html_uri=html_uri, url=url, status=outcome["status"],
                         summary=outcome["summary"], service=incident.service, opened_at=incident.opened_at,
-                        decided_at=report.ms.decided if report.ms.decision in ("approved", "rejected") else None)
+                        decided_at=(state.get("approval") or {}).get("decided_at")
+                        or (report.ms.decided if report.ms.decision in ("approved", "rejected") else None))
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
         return ref
 

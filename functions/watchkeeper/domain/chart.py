@@ -51,17 +51,21 @@ def place_labels(items: list[tuple[float, float]], left: float, right: float, ga
     placed: list[tuple[int, float, float, float]] = []      # row, left edge, right edge, mark x
     out = []
     for x, w in items:
-        a = x + 4 if x + 4 + w <= right else max(left, x - 4 - w)
-        b = a + w
-        def free(row: int, leaders: bool) -> bool:
+        right_of = x + 4 if x + 4 + w <= right else None
+        left_of = max(left, x - 4 - w) if x - 4 - w >= left or right_of is None else None
+        anchors = [a for a in (right_of, left_of) if a is not None]
+
+        def free(row: int, a: float, leaders: bool) -> bool:
+            b = a + w
             return not any((r == row and a < pb + gap and pa < b + gap)
                            or (leaders and r > row and a - 3 <= px <= b + 3)
                            or (leaders and r < row and pa - 3 <= x <= pb + 3) for r, pa, pb, px in placed)
-        # a row where no leader crosses a label if there is one, else the first row the label fits in
-        row = next((r for r in range(len(placed) + 1) if free(r, True)), None)
-        if row is None:
-            row = next(r for r in range(len(placed) + 1) if free(r, False))
-        placed.append((row, a, b, x))
+        # the lowest row (either side of the mark) where no leader crosses a label, else the lowest it fits in
+        choice = next(((r, a) for r in range(len(placed) + 1) for a in anchors if free(r, a, True)), None)
+        if choice is None:
+            choice = next((r, a) for r in range(len(placed) + 1) for a in anchors if free(r, a, False))
+        row, a = choice
+        placed.append((row, a, a + w, x))
         out.append((row, a))
     return out
 
@@ -150,7 +154,10 @@ def timeline_chart(curves: list[Curve], marks: list[Mark], start: datetime, end:
             y = y_of(curve.baseline)
             out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#888" stroke-dasharray="5 4">'
                        f'<title>baseline {_fmt(curve.baseline)}{escape(curve.unit)}</title></line>')
-        path = " ".join(f"{'M' if n == 0 else 'L'}{x_of(t):.1f},{y_of(v):.1f}" for n, (t, v) in enumerate(pts))
+        steps = sorted((b[0] - a[0]).total_seconds() for a, b in zip(pts, pts[1:]))
+        gap_s = 2.5 * (steps[len(steps) // 2] if steps else 60)     # no data for longer than that: no line
+        path = " ".join(f"{'M' if n == 0 or (t - pts[n - 1][0]).total_seconds() > gap_s else 'L'}"
+                        f"{x_of(t):.1f},{y_of(v):.1f}" for n, (t, v) in enumerate(pts))
         out.append(f'<path d="{path}" fill="none" stroke="{CURVE}" stroke-width="1.6"/>')
         for t, v in pts[-1:]:
             out.append(f'<circle cx="{x_of(t):.1f}" cy="{y_of(v):.1f}" r="2.5" fill="{CURVE}"/>')
@@ -169,7 +176,7 @@ def timeline_chart(curves: list[Curve], marks: list[Mark], start: datetime, end:
                    f'stroke-opacity="0.6"/>')
         # a label left of its mark ends exactly at it (the width estimate only decides the room it takes)
         anchor = f'x="{x - 4:.1f}" text-anchor="end"' if x0 < x else f'x="{x0:.1f}"'
-        out.append(f'<text {anchor} y="{y}" fill="{color}">{escape(m.label)}<title>{m.at:%Y-%m-%d %H:%M:%S} UTC</title></text>')
+        out.append(f'<text {anchor} y="{y}" fill="{color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{escape(m.label)}<title>{m.at:%Y-%m-%d %H:%M:%S} UTC</title></text>')
     # legend
     lx, ly = left, plot_bottom + 46
     for kind in [k for k in COLORS if any(m.kind == k for m in marks)]:
