@@ -38,7 +38,7 @@ def test_every_label_is_drawn_whole_and_escaped():
     assert texts == ["rollback_deployment on eks/prod-eks/shop/storefront-bff: executed",
                      "about to rollback_deployment on eks/prod-eks/shop/storefront-bff",
                      "approved by &lt;oncall@example.com&gt;"]
-    rows = sorted(set(re.findall(r'<text (?:x="[\d.]+" text-anchor="end"|x="[\d.]+") y="(\d+)" fill="#2ca02c">', svg)))
+    rows = sorted(set(re.findall(r'<text [^>]*y="(\d+)" fill="#2ca02c"', svg)))
     assert len(rows) == 3                          # three labels at one moment: three rows, not drawn over each other
 
 
