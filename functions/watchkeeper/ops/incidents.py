@@ -151,7 +151,7 @@ class DeployedIncidents:
             events = self._sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=100)["events"]
         except ClientError:
             return {}
-        for e in events:
+        for e in sorted(events, key=lambda e: e.get("id", 0), reverse=True):    # newest first, whatever the order
             for key in ("stateExitedEventDetails", "stateEnteredEventDetails"):
                 details = e.get(key) or {}
                 text = details.get("output") or details.get("input")
