@@ -32,13 +32,22 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
            kill_switch: Optional[bool] = typer.Option(None, "--kill-switch/--no-kill-switch",
                                                       help="replay with the kill switch on (default: the local switch)")) -> None:
     """Replay a recorded incident on the embedded AWS. Writes are planned, never executed."""
-    from .local.replay import ReplayOptions, replay as run_replay
-    from .local.scenario import BundleError
+    from .local.replay import ReplayOptions, ReplaySession
+    from .local.scenario import BundleError, load_bundle
+    from .local.state import export_incident
 
     options = ReplayOptions(kill_switch=_local_kill_switch() if kill_switch is None else kill_switch)
+    saved: dict[str, Path] = {}
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_replay(bundle, options)
+            loaded, root = load_bundle(bundle)
+            with ReplaySession(loaded, root, options) as session:
+                result = session.run()
+                if not as_json:          # a person reads the report: keep it (and the incident) after the emulator stops
+                    for incident_id, outcome in session.results.items():
+                        paths = export_incident(session, incident_id, outcome, LOCAL_STATE, origin="replay")
+                        if "html_uri" in paths:
+                            saved[incident_id] = paths["html_uri"]
     except BundleError as exc:
         err.print(f"[red]invalid bundle:[/red] {exc}")
         raise typer.Exit(2)
@@ -51,6 +60,9 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
     a = result["alerts"]
     console.print(f"[bold]{result['scenario']}[/bold]: {a['received']} deliveries, {a['invalid']} invalid, "
                   f"{a['resolved']} resolved\n")
+    for inc in result["incidents"]:
+        if inc["id"] in saved:
+            inc["report"] = str(saved[inc["id"]])
     console.print(replay_view(result, console.width))
     if result.get("agent_metrics"):
         console.print(metrics_view(result["agent_metrics"]))

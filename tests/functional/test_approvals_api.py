@@ -416,7 +416,7 @@ def test_the_request_and_every_later_update_share_one_slack_thread(world, slack_
     (_, update) = slack_api.calls[-1]
     assert update["thread_ts"] == "1700000000.000001"
     assert "rollback_deployment" in update["text"] and "executed" in update["text"]
-    assert "recovered" in update["text"] and ref.uri in update["text"]
+    assert "recovered" in update["text"] and ref.url in update["text"]     # the report page people open
 
 
 def test_a_request_nobody_answered_is_closed_when_the_incident_is_reported(world):

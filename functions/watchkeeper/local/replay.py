@@ -236,6 +236,7 @@ class ReplaySession:
         totals = self.ingest()
         started = self.start_incidents()
         results = self.wait(started)
+        self.results = results           # each execution's status and final state, for callers that keep them
         return {"scenario": self.bundle.name,
                 "alerts": {"received": totals["received"], "invalid": totals["invalid"], "resolved": totals["resolved"]},
                 "incidents": [incident_summary(i, results[i]) for i in started],
