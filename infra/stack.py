@@ -48,6 +48,7 @@ class WatchkeeperStack(cdk.Stack):
             "ACCOUNT_ID": cdk.Aws.ACCOUNT_ID,                       # console links in the report
             "DASHBOARD_NAME": observability.dashboard_name,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",    # no entry-point scan at import: a cold-start cost
         })
         request_approval = approvals.add_request_function(factory, storage)
         workflow = Workflow(self, "Workflow", config=config, catalog=catalog, factory=factory, storage=storage,

@@ -8,8 +8,8 @@ CloudWatch extracts them from the log groups, so no function needs cloudwatch:Pu
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as actions, aws_kms as kms
-from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions, aws_sqs as sqs
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as actions, aws_iam as iam
+from aws_cdk import aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as subscriptions, aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -30,8 +30,24 @@ class Observability(Construct):
         self.page_topic = sns.Topic(
             self, "PageTopic", display_name="Watchkeeper: page on-call", master_key=key, enforce_ssl=True,
         )
+        # Watchkeeper's alarms about itself page through this topic (the messaging key lets CloudWatch use it too)
+        self.page_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.page_topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+        ))
         if config.alarm_email:
             self.page_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        # Watchkeeper's alarms about itself page through this topic (the messaging key lets CloudWatch use it too)
+        self.page_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.page_topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+        ))
         self._action = actions.SnsAction(self.page_topic)
         self.alarms: list[cloudwatch.Alarm] = []
         self._queues: dict[str, sqs.IQueue] = {}

@@ -241,7 +241,8 @@ class ReplaySession:
                 "alerts": {"received": totals["received"], "invalid": totals["invalid"], "resolved": totals["resolved"]},
                 "incidents": [incident_summary(i, results[i]) for i in started],
                 "agent_metrics": [m for m in self.agent_metrics() if "service" in m["dimensions"]
-                                  or m["name"].startswith("Alerts")]}
+                                  or m["name"].startswith("Alerts")],
+                "iam": self.aws.iam_report}
 
 
 def incident_summary(incident_id: str, result: dict[str, Any]) -> dict[str, Any]:
