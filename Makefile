@@ -58,6 +58,7 @@ eval: $(STAMP) compile
 bench: $(STAMP)
 	$(PY) benchmarks/log_miner.py
 	$(PY) benchmarks/storm.py --broken 20 --replay
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf cdk.out .cache .watchkeeper .pytest_cache

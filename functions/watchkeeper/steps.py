@@ -419,7 +419,9 @@ class Steps:
         if self.metrics is None:
             return []
         try:
-            return self.metrics.series_for(incident.service, start, end + timedelta(minutes=15))
+            # whole minutes, as CloudWatch aligns its periods: each point keeps its own minute
+            return self.metrics.series_for(incident.service, start.replace(second=0, microsecond=0),
+                                           end + timedelta(minutes=15))
         except Exception as exc:  # the report is written whatever the metrics API says
             logging.getLogger(__name__).warning("no metric curves for the report of %s: %s", incident.id, exc)
             return []

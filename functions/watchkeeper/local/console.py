@@ -41,7 +41,7 @@ def audit_table(records: list[AuditRecord], incident_id: str, width: int = 80) -
         if r.kind != "step":
             what.append(f"{r.kind}: ", style=style or None)
         what.append(r.summary)
-        if r.actor != "watchkeeper":
+        if r.actor != "watchkeeper" and r.actor not in r.summary:
             what.append(f" (by {r.actor})", style="dim")
         table.add_row(str(r.seq), f"{r.at:%H:%M:%S}", r.step, what)
     return table

@@ -51,7 +51,8 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
             + "; ".join(s["actions"]) + "[/yellow]", title="Approval requested", border_style="yellow"))
         session = session_box["s"]
         link = session.approval_link(approval)
-        console.print(f"  the approval page (served on localhost by the approvals handler): [link={link}]{link}[/link]")
+        console.print("  the approval page (served on localhost by the approvals handler):")
+        console.print(f"  [link={link}]{link}[/link]", soft_wrap=True)     # one line: a terminal can open it
         if auto_approve:
             approved, note = True, "approved with --yes"
         elif sys.stdin.isatty():
