@@ -61,6 +61,7 @@ class ReplaySession:
         self._to_start: list[str] = []
         self._started: set[str] = set()
         self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
+        self._nudge_failing: dict[str, float] = {}        # incident -> since when its heartbeats fail
         self.approval_server: ApprovalServer | None = None
         self.metrics_path = Path(tempfile.mkstemp(prefix="watchkeeper-metrics-", suffix=".jsonl")[1])
 
@@ -210,9 +211,12 @@ class ReplaySession:
             return
         try:
             sfn.send_task_heartbeat(taskToken=sent[0])
-        except Exception:  # the task has moved on: nothing to wake
-            self._sent.pop(incident_id, None)
+        except Exception:  # the task has moved on, or (InvalidToken) it has not yet set up its callback:
+            first = self._nudge_failing.setdefault(incident_id, time.monotonic())   # try again for a while
+            if time.monotonic() - first > 10:
+                self._sent.pop(incident_id, None)
             return
+        self._nudge_failing.pop(incident_id, None)
         self._sent[incident_id] = (sent[0], time.monotonic())
 
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
