@@ -20,7 +20,7 @@ _KIND_STYLE = {"intent": "yellow", "outcome": "green", "decision": "cyan", "esca
                "report": "magenta"}
 _STATUS_STYLE = {"mitigated": "green", "resolved": "green", "escalated": "red", "failed": "red",
                  "awaiting_approval": "yellow", "open": "yellow", "planned": "cyan", "merged": "dim"}
-WIDE = 110
+WIDE = 130       # below this (and piped, where rich assumes 80 columns) one block per row
 
 
 def width_of(console: Console | None) -> int:
@@ -80,9 +80,14 @@ def records(title: str, rows: Iterable[tuple[str, list[tuple[str, str]], str]], 
 def replay_view(result: dict[str, Any], width: int) -> RenderableType:
     """`watchkeeper replay`: a table when the terminal is wide, blocks otherwise."""
     incidents = result["incidents"]
-    if width >= WIDE:
-        table = Table("incident", "service", "alerts", "category", "root cause", "confidence", "actions", "status",
-                      box=box.SIMPLE_HEAD)
+    if width >= WIDE + 30:            # eight columns, four of them never wrapped
+        table = Table(box=box.SIMPLE_HEAD)
+        for name in ("incident", "service", "alerts", "category"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("root cause", overflow="fold", min_width=12)
+        table.add_column("confidence", no_wrap=True)
+        table.add_column("actions", overflow="fold", ratio=1, min_width=12)
+        table.add_column("status", no_wrap=True)
         for inc in incidents:
             rc = inc.get("root_cause") or {}
             table.add_row(inc["id"], inc["service"] or "", str(inc["alerts"]), inc["category"] or "",
@@ -141,7 +146,10 @@ def incidents_view(rows: list[dict[str, Any]], width: int, now: datetime, where:
     if not rows:
         return Group(Text("no incidents match", style="bold"), footer)
     if width >= WIDE:
-        table = Table("incident", "service", "severity", "status", "opened", "alerts", "title", box=box.SIMPLE_HEAD)
+        table = Table(box=box.SIMPLE_HEAD)
+        for name in ("incident", "service", "severity", "status", "opened", "alerts"):   # never cut: the title wraps
+            table.add_column(name, no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=1, min_width=12)
         for r in rows:
             table.add_row(r["id"], r["service"] or "", r["severity"] or "",
                           Text(r["status"], style=_STATUS_STYLE.get(r["status"], "")), ago(r["opened_at"], now),

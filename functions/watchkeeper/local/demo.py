@@ -60,8 +60,8 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
             approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
         else:
             approved, note = True, "no terminal to ask at: approving automatically"
-        console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); "
-                      "the decision is posted to the local approval page, as a browser would")
+        console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); the decision is posted "
+                      "to the local approval page, as a browser would", soft_wrap=False)
         return _decide_through_page(link, approved)
 
     options = ReplayOptions(dry_run=False, approve=approve, on_state=on_state, timeout_seconds=120,
