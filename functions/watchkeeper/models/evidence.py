@@ -69,3 +69,5 @@ class Evidence(Contract):
     metrics: list[MetricSummary] = Field(default_factory=list)
     log_lines_read: int = 0
     notes: list[str] = Field(default_factory=list)
+    onsets: dict[str, datetime] = Field(default_factory=dict)       # per service: when its own signals turned
+    missing: list[str] = Field(default_factory=list)                # "metrics:<service>", "logs:<service>"
