@@ -64,7 +64,8 @@ _AUTH_FAIL = re.compile(r"authenticat\w* fail|fail\w* (to )?authenticat|invalid 
                         r"sign-?in fail|bad_password|bad password|wrong password|unknown_user|unknown user|"
                         r"token (rejected|expired|invalid)|signature (mismatch|invalid)|invalid signature|"
                         r"credential stuffing|account locked|locked out|captcha|bot detect|suspicious", re.I)
-_MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|gc overhead|allocation fail|memory pressure", re.I)
+_MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|\bgc\b|garbage collect|allocation fail|memory pressure|"
+                        r"working set", re.I)
 _DISK_LOG = re.compile(r"no space left|enospc|errno 28|disk (is )?full|out of disk|disk quota|"
                        r"(file ?system|disk|volume|partition|device|inode|/dev/\S+|mount(point)?)s?\b[^.;]{0,40}?"
                        r"\b(full|exhausted|out of space|100 ?%|no free)|could not extend file|"
@@ -193,7 +194,12 @@ class DeterministicAnalyzer:
 
     def diagnose(self, incident: Incident, evidence: Evidence) -> RootCause:
         view = _View(incident, evidence, self._catalog)
-        scores = [s for s in self._score(view) if s.points > 0]
+        best: dict[tuple[str, str | None], _Score] = {}
+        for s in self._score(view):        # the same cause reached along two paths counts once, at its best
+            key = (s.kind, s.culprit)
+            if s.points > 0 and (key not in best or s.points > best[key].points):
+                best[key] = s
+        scores = list(best.values())
         scores.sort(key=lambda s: -s.points)
         hypotheses = [Hypothesis(kind=s.kind, culprit=s.culprit, score=round(min(s.points, 1.0), 3),
                                  evidence=s.evidence, reasons=s.reasons) for s in scores[:5]]
@@ -205,7 +211,7 @@ class DeterministicAnalyzer:
 
         sec = self._security(v)
         scores.append(sec)
-        security = sec.points >= 0.5
+        security = sec.points >= 0.4
 
         failures = {name: self._failure(v, name) for name in self._chain_services(v)}
         chains = self._dependency_chains(v, failures)
@@ -241,7 +247,7 @@ class DeterministicAnalyzer:
         auth_metrics = v.moved(v.service, _AUTH_METRIC, min_ratio=2.0)
         client_errors = [x for x in v.moved(v.service, _CLIENT_ERRORS, min_ratio=3.0) if x not in auth_metrics]
         if auth_metrics:
-            sec.add(0.45, "authentication failures / denied or blocked requests climbed",
+            sec.add(0.5, "authentication failures / denied or blocked requests climbed",
                     [i for i, _ in auth_metrics], "metrics")
         elif client_errors:
             sec.add(0.2, "client errors (4xx) climbed", [i for i, _ in client_errors], "metrics")
@@ -408,7 +414,7 @@ class DeterministicAnalyzer:
             if later and not new:
                 s.penalize(0.15, f"a later change of {deepest} is closer to its onset")
             if s.points > 0 and (new or after or named):
-                dep.penalize(min(0.3, s.points * 0.4), f"but {deepest} itself changed just before ({change.id})")
+                dep.penalize(min(0.5, s.points * 0.5), f"but {deepest} itself changed just before ({change.id})")
             out.append(s)
         return out
 
