@@ -16,6 +16,7 @@ from .adapters.changes import ChangeJournal
 from .adapters.cluster_state import KubernetesClusterState
 from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
 from .adapters.dynamodb_audit import DynamoDBAuditLog
+from .adapters.dynamodb_memory import DynamoDBIncidentMemory
 from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
 from .adapters.dynamodb_state import DynamoDBIncidentStore
 from .adapters.dynamodb_templates import DynamoDBTemplateStates
@@ -170,7 +171,7 @@ class Container:
                                     self.change_source(),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
-                                    if self.cfg.state_table else None)
+                                    if self.cfg.state_table else None, memory=self.memory())
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
@@ -194,7 +195,12 @@ class Container:
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            memory=self.memory(),
         )
+
+    def memory(self) -> DynamoDBIncidentMemory | None:
+        """The account's incident memory (MEMORY# items on the state table)."""
+        return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
 
 
 class _Lazy:

@@ -84,6 +84,7 @@ class Workflow(Construct):
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
         storage.grant_audit_append(self.report.role)
+        storage.grant_state_write(self.report.role)       # the incident memory (MEMORY#<service> items)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",

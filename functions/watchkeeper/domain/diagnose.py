@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .memory import past_verdict
 from ..models import ChangeEvent, Evidence, EvidenceItem, Hypothesis, Incident, MetricSummary, RootCause, ServiceCatalog
 
 ABSTAIN_BELOW = 0.45
@@ -224,11 +225,28 @@ class DeterministicAnalyzer:
         scores.append(self._traffic_surge(v))
         scores.append(self._disk_full(v))
 
+        self._apply_corrections(v, scores)
         if security:   # security first: nothing that writes may beat a security triage
             for s in scores:
                 if s is not sec and s.points > 0:
                     s.penalize(0.6, "but there are security signals: this is a security triage first")
         return scores
+
+    def _apply_corrections(self, v: _View, scores: list[_Score]) -> None:
+        """Approvers corrected similar incidents before: lean towards what they said, away from what they undid."""
+        history = next((i for i in v.items if i.type == "history" and i.service == v.service), None)
+        if history is None:
+            return
+        for signal in history.signals:
+            parts = signal.split(":")
+            if parts[0] != "corrected" or len(parts) != 3:
+                continue
+            wrong, right = parts[1], parts[2]
+            for s in scores:
+                if s.kind == right and s.points > 0:
+                    s.add(0.1, f"approvers corrected a similar incident to {right}", [history], "memory")
+                elif s.kind == wrong and s.points > 0:
+                    s.penalize(0.1, f"approvers corrected a similar incident away from {wrong}")
 
     # --- security ------------------------------------------------------------------------
     def _security(self, v: _View) -> _Score:
@@ -550,6 +568,7 @@ def decide(incident: Incident, evidence: Evidence, scores: list[_Score], hypothe
                          summary=_abstain_summary(incident, best, runner_up), evidence=evidence_ids,
                          hypotheses=hypotheses)
     confidence = _confidence(best, runner_up, evidence, incident.service)
+    confidence = _remembered(best, confidence, evidence, incident.service)
     return RootCause(kind=best.kind, culprit=best.culprit, confidence=confidence,
                      summary=_summary(incident, best), evidence=best.evidence, hypotheses=hypotheses)
 
@@ -567,6 +586,24 @@ def _confidence(best: _Score, runner_up: float, evidence: Evidence, service: str
     if any(m in evidence.missing for m in (f"metrics:{service}", f"logs:{service}")) and best.kind != "security_event":
         raw = min(raw, MISSING_DATA_CAP)
     return round(min(raw, MAX_CONFIDENCE), 2)
+
+
+def _remembered(best: _Score, confidence: float, evidence: Evidence, service: str) -> float:
+    """Similar past incidents: confirmed causes firm the confidence up a little; a cause approvers corrected
+    away from before is held below the autonomy floor, so a person looks again."""
+    history = next((i for i in evidence.items if i.type == "history" and i.service == service), None)
+    total, same, away = past_verdict(history, best.kind)
+    if history is None or total == 0:
+        return confidence
+    if history.id not in best.evidence:
+        best.evidence.append(history.id)
+    if away:
+        best.reasons.append(f"approvers corrected {away} similar incident(s) away from {best.kind}")
+        return round(min(confidence - 0.1, CLOSE_CALL_CAP), 2)
+    if same >= 2 and same == total:
+        best.reasons.append(f"{same} similar incidents had the same root cause")
+        return round(min(confidence + 0.03, MAX_CONFIDENCE), 2)
+    return confidence
 
 
 def _abstain_confidence(best: _Score | None, runner_up: float) -> float:

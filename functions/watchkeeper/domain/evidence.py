@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..models import ChangeEvent, Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
-from ..ports import ChangeSource, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore
+from ..ports import (
+    ChangeSource, IncidentMemory, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore,
+)
 
 try:  # the cluster port is optional: only Kubernetes workloads have pods to look at
     from ..ports import ClusterStateSource
 except ImportError:  # pragma: no cover
     ClusterStateSource = object  # type: ignore[misc,assignment]
+from . import memory as incident_memory
 from . import metrics as metric_analysis
 from .logs.miner import TemplateMiner
 
@@ -55,7 +58,7 @@ class _Mined:
 class EvidenceGatherer:
     def __init__(self, catalog: ServiceCatalog, logs: LogSource, metrics: MetricSource, changes: ChangeSource,
                  budget: EvidenceBudget | None = None, cluster: "ClusterStateSource | None" = None,
-                 templates: TemplateStateStore | None = None):
+                 templates: TemplateStateStore | None = None, memory: "IncidentMemory | None" = None):
         self._catalog = catalog
         self._cluster = cluster
         self._logs = logs
@@ -63,6 +66,7 @@ class EvidenceGatherer:
         self._changes = changes
         self._budget = budget or EvidenceBudget()
         self._templates = templates
+        self._memory = memory
 
     def services_of(self, incident: Incident) -> list[str]:
         """The incident's service, its suspects, and its dependencies down the chain (breadth first, bounded):
@@ -120,6 +124,8 @@ class EvidenceGatherer:
         evidence.items = _items(incident, evidence, mined, b.max_template_items, b.new_template_after_change,
                                 b.recurring_after, b.max_dependency_templates)
         evidence.items += self._cluster_items(incident, len(evidence.items))
+        evidence.fingerprint = incident_memory.fingerprint(evidence, incident.service)
+        evidence.items += self._history_items(incident, evidence, notes)
         self._save_templates(incident, mined, notes)
         evidence.notes += notes
         if not mined:
@@ -166,6 +172,19 @@ class EvidenceGatherer:
             except Exception as exc:
                 notes.append(f"template history of {service} not saved: {type(exc).__name__}")
 
+
+    def _history_items(self, incident: Incident, evidence: Evidence, notes: list[str]) -> list[EvidenceItem]:
+        """Similar incidents this account handled before, and what people said of them."""
+        if self._memory is None:
+            return []
+        try:
+            past = self._memory.recall(incident.service)
+        except Exception as exc:  # memory is context: without it the diagnosis stands on today's evidence
+            notes.append(f"incident memory of {incident.service} unavailable: {type(exc).__name__}")
+            return []
+        matches = incident_memory.similar(evidence.fingerprint, past, incident.id)
+        item = incident_memory.history_item(f"ev-{len(evidence.items) + 1}", incident.service, matches)
+        return [item] if item else []
 
     def _cluster_items(self, incident: Incident, numbered: int) -> list[EvidenceItem]:
         """Pods of the incident's workload that restarted, and why (OOMKilled, Error)."""

@@ -6,6 +6,7 @@ from .catalog import Service, ServiceCatalog
 from .diagnosis import Hypothesis, RootCause
 from .evidence import ChangeEvent, Evidence, EvidenceItem, LogTemplateStat, MetricSummary
 from .incident import AlertRef, Incident, StartInput
+from .memory import ApproverDecision, PastIncident
 from .remediation import (
     Action, ActionResult, Escalation, ExecutionResult, RemediationPlan, Verification,
 )
@@ -13,8 +14,8 @@ from .report import ReportRef
 
 __all__ = [
     "Action", "ActionResult", "Alert", "AlertRef", "ApprovalDecision", "ApprovalRequest",
-    "AuditRecord", "ChangeEvent", "Escalation", "Evidence", "EvidenceItem", "ExecutionResult",
-    "Hypothesis", "Incident", "LogTemplateStat", "MetricSummary", "QuarantinedAlert",
+    "ApproverDecision", "AuditRecord", "ChangeEvent", "Escalation", "Evidence", "EvidenceItem", "ExecutionResult",
+    "Hypothesis", "Incident", "LogTemplateStat", "MetricSummary", "PastIncident", "QuarantinedAlert",
     "RemediationPlan", "ReportRef", "RootCause", "Service", "ServiceCatalog", "StartInput",
     "Verification",
 ]
