@@ -98,6 +98,7 @@ class Steps:
 
     # --- Plan remediation -------------------------------------------------------------
     def plan(self, incident: Incident, cause: RootCause, evidence: Evidence | None = None) -> RemediationPlan:
+        incident = _about_the_culprit(incident, cause, evidence)
         service = self.catalog.get(incident.service)
         policy = self.policy_for(incident.service)
         facts = runbook_engine.facts_of(cause, incident, evidence)
@@ -401,6 +402,16 @@ class Steps:
         self._remember(state, incident, evidence, cause, plan, outcome)
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
         return ref
+
+
+def _about_the_culprit(incident: Incident, cause: RootCause, evidence: Evidence | None) -> Incident:
+    """A bad change deep in a dependency chain is undone where it was made: plan on the changed service."""
+    if cause.kind not in ("bad_deploy", "config_change") or evidence is None:
+        return incident
+    change = next((c for c in evidence.changes if c.id == cause.culprit), None)
+    if change is None or change.service == incident.service:
+        return incident
+    return incident.model_copy(update={"service": change.service, "service_info": None})
 
 
 def _remember_past(state: dict[str, Any], incident: Incident, evidence: Evidence | None, cause: RootCause | None,
