@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Cold-start imports of every Lambda handler, from the code asset as it ships.
+
+Builds the two code assets the way `make synth` does (dependencies resolved for the Lambda
+runtime's Python, the `watchkeeper` package, runbooks, and the bytecode the bundle ships),
+for this machine's architecture so it can run here, then times `import <handler module>` in
+a fresh Python 3.12 process per run, with the function's own environment from the
+synthesized template and bytecode writes off (Lambda's code directory is read-only).
+
+    .venv/bin/python benchmarks/cold_start.py                 # median of 5 runs per handler
+    .venv/bin/python benchmarks/cold_start.py --repeat 9 --no-bytecode   # as if no .pyc shipped
+
+Budget (issue 9): under 300 ms for a handler that does not act, under 500 ms for one that does.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "functions"))
+
+ACTING = {"handlers.execute", "handlers.verify", "handlers.gather"}   # write, revert, or reach clusters: 500 ms
+TIMER = ("import time, importlib, sys; t = time.perf_counter(); importlib.import_module(sys.argv[1]); "
+         "print(time.perf_counter() - t)")
+
+
+def _functions() -> list[dict[str, str]]:
+    from watchkeeper.local.runtime import LOCAL_ACCOUNT, LOCAL_REGION, Resolver
+    from watchkeeper.local.template import load_template
+
+    template = load_template("local")
+    resolver = Resolver(template, LOCAL_ACCOUNT, LOCAL_REGION)
+    out = []
+    for lid, res in resolver.of_type("AWS::Lambda::Function").items():
+        props = res["Properties"]
+        env = {k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()}
+        out.append({"name": lid, "handler": props["Handler"], "env": env,
+                    "asset": (res.get("Metadata") or {}).get("watchkeeper:asset", "common")})
+    return sorted(out, key=lambda f: f["handler"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-bytecode", action="store_true", help="build the assets without .pyc files")
+    args = parser.parse_args()
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra import bundling
+
+    python = bundling.runtime_python()
+    if python is None:
+        print(f"needs python{bundling.PYTHON_VERSION} (the Lambda runtime's version) on PATH or in pyenv", file=sys.stderr)
+        return 2
+    machine = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    plat = f"manylinux2014_{machine}"
+    functions = _functions()
+    with tempfile.TemporaryDirectory(prefix="watchkeeper-cold-") as tmp:
+        assets = {name: bundling.build_asset(Path(tmp) / name, reqs, platform=plat, bytecode=not args.no_bytecode)
+                  for name, reqs in (("common", bundling.common_requirements()),
+                                     ("actions", bundling.actions_requirements()))}
+        print(f"Python {bundling.PYTHON_VERSION} ({python}), {machine}, bytecode "
+              f"{'off' if args.no_bytecode else 'shipped'}, median of {args.repeat} cold imports")
+        print(f"{'handler':<40} {'asset':<8} {'median ms':>10} {'max ms':>8}  budget")
+        for fn in functions:
+            module = fn["handler"].rsplit(".", 1)[0]
+            env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(assets[fn["asset"]]),
+                   "PYTHONDONTWRITEBYTECODE": "1", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_LAMBDA_FUNCTION_NAME": fn["name"], "LAMBDA_TASK_ROOT": str(assets[fn["asset"]]),
+                   "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+                   **fn["env"]}
+            runs = []
+            for _ in range(args.repeat):
+                proc = subprocess.run([python, "-c", TIMER, module], env=env, capture_output=True, text=True,
+                                      cwd=assets[fn["asset"]])
+                if proc.returncode != 0:
+                    print(f"{module}: import failed\n{proc.stderr[-1500:]}", file=sys.stderr)
+                    return 1
+                runs.append(float(proc.stdout.strip().splitlines()[-1]) * 1000)
+            budget = 500 if any(module.endswith(a) for a in ACTING) else 300
+            median = statistics.median(runs)
+            print(f"{module.removeprefix('watchkeeper.'):<40} {fn['asset']:<8} {median:>10.0f} {max(runs):>8.0f}  "
+                  f"{budget} {'ok' if median <= budget else 'OVER'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
