@@ -11,34 +11,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import boto3
 
-<<<<<<< HEAD
-from .adapters.change_sources import (
-    AppConfigDeployments, CodeDeployDeployments, CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory,
-    LambdaVersions, SsmParameterHistory,
-)
-from .adapters.changes import ChangeJournal
-from .adapters.cluster_state import KubernetesClusterState
-from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
-from .adapters.dynamodb_audit import DynamoDBAuditLog
-from .adapters.dynamodb_memory import DynamoDBIncidentMemory
-from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
-from .adapters.dynamodb_state import DynamoDBIncidentStore
-from .adapters.dynamodb_templates import DynamoDBTemplateStates
-from .adapters.executors import (
-    AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
-    PlatformExecutors,
-)
-from .adapters.messaging import S3ReportStore, SnsApprovalNotifier, SnsPager, SsmSettings, StepFunctionsStarter
-from .adapters.slack import SlackNotifier
-from .approvals import ApprovalChannels
-from .domain import runbooks as runbook_engine
-from .domain.evidence import EvidenceGatherer
-from .domain.guardrails import GuardrailConfig
-from .domain.ingest import Ingestor
-from .models import ServiceCatalog
-from .ports import ChangeSource
-=======
->>>>>>> main
 from .settings import Settings, settings as env_settings
 
 if TYPE_CHECKING:
@@ -243,8 +215,9 @@ class Container:
             memory=self.memory(),
         )
 
-    def memory(self) -> DynamoDBIncidentMemory | None:
-        """The account's incident memory (MEMORY# items on the state table)."""
+    def memory(self) -> Any:
+        """The account's incident memory (MEMORY# items on the state table), or None without a table."""
+        from .adapters.dynamodb_memory import DynamoDBIncidentMemory
         return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
 
 
