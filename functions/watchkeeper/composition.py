@@ -203,7 +203,7 @@ class Container:
                                     self.change_source(),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
-                                    if self.cfg.state_table else None)
+                                    if self.cfg.state_table else None, memory=self.memory())
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
@@ -230,7 +230,13 @@ class Container:
             clock=self.clock,
             links=ConsoleLinks(region=self.session.region_name or "", account_id=self.cfg.account_id,
                                dashboard=self.cfg.dashboard_name),
+            memory=self.memory(),
         )
+
+    def memory(self) -> Any:
+        """The account's incident memory (MEMORY# items on the state table), or None without a table."""
+        from .adapters.dynamodb_memory import DynamoDBIncidentMemory
+        return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
 
 
 class _Lazy:

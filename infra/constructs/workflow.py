@@ -1,4 +1,4 @@
-"""The incident workflow `Watchkeeper-Incident`: the steps a human responder would take, in order."""
+"""The incident workflow `Watchkeeper-<account>-Incident`: the steps a human responder would take, in order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from infra.constructs.functions import FunctionFactory, FunctionSpec, Watchkeepe
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_of
 
-STATE_MACHINE_NAME = "Watchkeeper-Incident"
 TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -86,7 +85,7 @@ class Workflow(Construct):
         self.report = fn("WriteReport", FunctionSpec(
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
-        storage.grant_state_write(self.report.role)       # the incident's final status
+        storage.grant_state_write(self.report.role)       # the incident's final status and its memory (MEMORY#<service>)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
         # the report's chart draws the service's metrics (ListMetrics finds them, GetMetricData reads them)
@@ -217,7 +216,8 @@ class Workflow(Construct):
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
         machine = sfn.StateMachine(
             self, "StateMachine",
-            state_machine_name=STATE_MACHINE_NAME,
+            # named after the stack (Watchkeeper-<account>): several stacks can share an account and region
+            state_machine_name=f"{cdk.Stack.of(self).stack_name}-Incident",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(start),
             tracing_enabled=True,
