@@ -23,7 +23,7 @@ from typing import Sequence, Union
 Keys = Union[bytes, Sequence[bytes]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SUBJECT = re.compile(r"^(e-[0-9a-f]{16}|s-[A-Z0-9]{2,32})$")
+_SUBJECT = re.compile(r"^(e-[0-9a-f]{16}|s-[A-Z0-9]{2,32}|c-slack)$")
 MAX_TOKEN_CHARS = 256
 
 
@@ -38,7 +38,7 @@ class ExpiredToken(InvalidToken):
 @dataclass(frozen=True)
 class ApprovalToken:
     request_id: str
-    subject: str            # e-<approver ref> | s-<Slack user id>
+    subject: str            # e-<approver ref> | s-<Slack user id> | c-slack (the Slack buttons: names the request, proves nobody)
     expires_at: datetime
 
     @property

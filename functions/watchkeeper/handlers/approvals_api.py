@@ -71,7 +71,10 @@ def _raw_body(limit: int) -> bytes:
 
 def _form() -> dict[str, str]:
     raw = _raw_body(MAX_FORM_BYTES).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
+    try:
+        return {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
+    except ValueError:
+        raise ApprovalRefused("the form has too many fields", 400, "Nothing changed") from None
 
 
 @app.get("/approvals/<token>")

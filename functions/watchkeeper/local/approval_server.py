@@ -103,6 +103,10 @@ def http_api_event(method: str, path: str, query: str, route_key: str, path_para
                    headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event, as the deployed API sends it."""
     text_like = headers.get("content-type", "").startswith(("text/", "application/x-www-form-urlencoded", "application/json"))
+    try:
+        body.decode()
+    except UnicodeDecodeError:          # API Gateway base64-encodes a body that is not UTF-8
+        text_like = False
     now = time.time()
     return {
         "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": query,
