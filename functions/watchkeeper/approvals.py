@@ -284,14 +284,15 @@ class ApprovalService:
     def _decide(self, request: dict[str, Any], approved: bool, who: str, channel: str, reason: str,
                 source_ip: str | None, now: datetime) -> ApprovalDecision:
         rid, incident_id = request["request_id"], request["incident_id"]
-        reason = redact(str(reason or "").strip())[:500]
+        reason = redact(str(reason or "").strip(), tuple(self.approvers))[:500]
         verdict = "approved" if approved else "rejected"
         context = {"channel": channel, "ip": source_ip, "request_id": rid}
         # a heartbeat only after a proven human action: is the workflow still waiting?
         try:
             self.sfn.send_task_heartbeat(taskToken=request["task_token"])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in _LATE:
+            # InvalidToken is left to SendTaskSuccess (the emulator answers it for a task without a heartbeat)
+            if exc.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist"):
                 self._too_late(request, who, verdict, exc.response["Error"]["Code"], context)
         except BotoCoreError:
             pass                                         # SendTaskSuccess below decides

@@ -397,8 +397,9 @@ class Steps:
         self.audit.append(incident.id, "Write report", "report", f"incident {outcome['status']}: {outcome['summary']}")
         trail = self.audit.records(incident.id)
         # the report leaves the workflow for people: what came from logs, alerts and the model is redacted
-        shown, evidence, cause, plan = redact_model(incident), redact_model(evidence), redact_model(cause), redact_model(plan)
-        outcome, trail = redact_value(outcome), [redact_model(r) for r in trail]
+        keep = tuple(self.approvers)           # who approved stays readable: they are accountable by name
+        shown, evidence, cause, plan = (redact_model(m, keep) for m in (incident, evidence, cause, plan))
+        outcome, trail = redact_value(outcome, keep), [redact_model(r, keep) for r in trail]
         chart = timeline_svg(timeline(shown, evidence, trail))
         chart_uri = self.reports.put(f"reports/{incident.id}/timeline.svg", chart.encode(), "image/svg+xml")
         markdown = render_markdown(shown, evidence, cause, plan, outcome, trail, "timeline.svg")

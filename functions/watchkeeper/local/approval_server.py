@@ -57,6 +57,13 @@ class ApprovalServer:
     def bind(self, aws: Any) -> None:
         """The local runtime whose approvals function answers (LocalAws)."""
         self._aws = aws
+        self._mailbox: LocalMailbox | None = None
+
+    def mailbox(self) -> "LocalMailbox":
+        """The approvers' local inboxes (created on first use, before any code is sent)."""
+        if getattr(self, "_mailbox", None) is None:
+            self._mailbox = LocalMailbox(self._aws)
+        return self._mailbox
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -122,26 +129,82 @@ def http_api_event(method: str, path: str, query: str, route_key: str, path_para
     }
 
 
-# --- what a browser does, for the demo ---------------------------------------------------------
-def approval_link(base_url: str, approval: dict[str, Any]) -> str:
-    """The link the approval request sent (the same signed token: same key, request and expiry)."""
-    from ..composition import container
-    from ..domain.approval_tokens import sign
+# --- what an approver's inbox and browser do, for the demo and the browser test -------------------
+class LocalMailbox:
+    """Each email approver's inbox: an SQS queue subscribed to the approval topic with the same
+    filter policy as their email subscription in AWS, so it receives exactly what they would."""
 
-    token = sign(container().signing_key(), approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
+    def __init__(self, aws: Any, approvers: tuple[str, ...] | None = None):
+        from ..domain.approval_tokens import approver_ref
+
+        self._sqs = aws.client("sqs")
+        topic = aws.env("APPROVAL_TOPIC_ARN")
+        approvers = approvers if approvers is not None else tuple(
+            a.strip() for a in aws.env("APPROVERS").split(",") if "@" in a)
+        self.queues: dict[str, str] = {}
+        for address in approvers:
+            ref = approver_ref(address)
+            url = self._sqs.create_queue(QueueName=f"mailbox-{ref}")["QueueUrl"]
+            arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
+                                        Attributes={"FilterPolicy": json.dumps({"approver": [ref]}),
+                                                    "RawMessageDelivery": "true"})
+            self.queues[address.lower()] = url
+        self.read: dict[str, list[str]] = {}
+
+    def messages(self, address: str) -> list[str]:
+        url = self.queues[address.lower()]
+        got = self.read.setdefault(address.lower(), [])
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return got
+            for m in batch:
+                got.append(m["Body"])
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def code_for(self, address: str, timeout: float = 10.0) -> str:
+        """The newest one-time code in that inbox."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            codes = [c for body in self.messages(address) for c in re.findall(r"^\s+(\d{6})\s*$", body, re.M)]
+            if codes:
+                return codes[-1]
+            time.sleep(0.05)
+        raise RuntimeError(f"no one-time code reached {address}'s inbox")
+
+
+def approval_link(base_url: str, approval: dict[str, Any], to: str | None = None) -> str:
+    """The link the approval request emailed to `to` (default: the first email approver): the
+    same signed token (same key, request, approver and expiry)."""
+    from ..composition import container
+    from ..domain.approval_tokens import email_subject, sign
+
+    c = container()
+    to = to or next((a for a in c.cfg.approvers if "@" in a), "oncall@example.com")
+    token = sign(c.signing_keys(), approval["request_id"], email_subject(to), datetime.fromisoformat(approval["expires_at"]))
     return f"{base_url.rstrip('/')}/approvals/{token}"
 
 
-def submit_decision(link: str, approved: bool, who: str, reason: str = "") -> tuple[int, str]:
-    """Open the page (GET), then press Approve or Reject on its form (POST with the page's nonce)."""
-    with urllib.request.urlopen(link, timeout=30) as resp:
-        page = resp.read().decode()
+def submit_decision(link: str, approved: bool, mailbox: LocalMailbox, address: str, reason: str = "") -> tuple[int, str]:
+    """Open the page (GET), press Approve or Reject (a code is emailed), read the code from the
+    approver's inbox and confirm it: what the approver does in a browser."""
+    page = _http(link)[1]
     found = re.search(r"name='nonce' value='([^']*)'", page)
     if not found:
         raise RuntimeError("the approval page shows no decision form: " + re.sub(r"<[^>]+>", " ", page)[-300:])
-    form = urlencode({"nonce": found.group(1), "who": who, "reason": reason,
-                      "decision": "approve" if approved else "reject"}).encode()
-    request = urllib.request.Request(link, data=form, method="POST",
+    decision = "approve" if approved else "reject"
+    status, page = _http(link, {"nonce": found.group(1), "step": "choose", "decision": decision})
+    found = re.search(r"name='nonce' value='([^']*)'", page)
+    if status != 200 or not found:
+        return status, page
+    return _http(link, {"nonce": found.group(1), "step": "confirm", "decision": decision, "reason": reason,
+                        "code": mailbox.code_for(address)})
+
+
+def _http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=urlencode(form).encode() if form is not None else None,
+                                     method="POST" if form is not None else "GET",
                                      headers={"content-type": "application/x-www-form-urlencoded"})
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
