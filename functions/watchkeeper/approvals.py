@@ -190,8 +190,11 @@ class ApprovalService:
         digest = code_digest(self.keys, rid, caller.subject, decision, code)
         if not self.store.save_code(rid, caller.subject, digest, decision, now, CODE_TTL_SECONDS,
                                     CODE_MAX_SENDS, CODE_RESEND_SECONDS):
-            raise ApprovalRefused("a code was sent a moment ago (or too many were sent): use the latest code "
-                                  "in your inbox", 429, "Code already sent")
+            live = self.store.get_code(rid, caller.subject, now)
+            if live is not None and live["decision"] == decision:     # the code sent a moment ago still works
+                return caller, confirmation_nonce(self.keys, rid, caller.subject, now, f"code:{decision}")
+            raise ApprovalRefused("a code was sent a moment ago (or too many were sent): wait a minute and press "
+                                  "the button again", 429, "Code already sent")
         email = getattr(self.channels, "email", None)
         if email is None:
             raise ApprovalRefused("no email channel is configured to send a code", 503, "Nothing changed")

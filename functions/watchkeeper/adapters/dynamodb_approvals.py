@@ -79,6 +79,13 @@ class DynamoDBApprovalStore(DynamoDBIncidentStore):
             raise translate(exc, "save one-time code") from exc
         return True
 
+    def get_code(self, request_id: str, subject: str, now: datetime) -> dict[str, str] | None:
+        """The live code of one approver (not expired, not burnt), without counting a guess."""
+        item = self._get(f"APPROVAL#{request_id}", f"CODE#{subject}")
+        if not item or "digest" not in item or int(item["code_expires"]["N"]) <= int(now.timestamp()):
+            return None
+        return {"digest": item["digest"]["S"], "decision": item["decision"]["S"]}
+
     def take_code_attempt(self, request_id: str, subject: str, now: datetime, max_guesses: int) -> dict[str, str] | None:
         """Count one guess against the live code; None when there is none, it expired or is used up."""
         try:
