@@ -7,6 +7,7 @@ API, so the page a browser sees — and every decision it posts — is the handl
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import re
 import threading
@@ -14,11 +15,14 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-ROUTES = (("GET", re.compile(r"^/approvals/(?P<token>[^/]+)$"), "GET /approvals/{token}"),
+LOCAL_APPROVER = "local-approver"     # the embedded AWS's IAM user that `watchkeeper approve` signs as
+ROUTES = (("POST", re.compile(r"^/terminal/decisions$"), "POST /terminal/decisions"),
+          ("GET", re.compile(r"^/approvals/(?P<token>[^/]+)$"), "GET /approvals/{token}"),
           ("POST", re.compile(r"^/approvals/(?P<token>[^/]+)$"), "POST /approvals/{token}"),
           ("POST", re.compile(r"^/slack/actions$"), "POST /slack/actions"))
 
@@ -58,6 +62,21 @@ class ApprovalServer:
         """The local runtime whose approvals function answers (LocalAws)."""
         self._aws = aws
         self._mailbox: LocalMailbox | None = None
+        self._state_file: Path | None = None
+
+    def advertise(self, state_dir: Path) -> Path:
+        """Tell `watchkeeper approve|reject` in another terminal where this server is and which
+        local IAM user's keys to sign with (`approval-server.json`, readable by this user only)."""
+        iam = self._aws.client("iam")
+        iam.create_user(UserName=LOCAL_APPROVER)
+        key = iam.create_access_key(UserName=LOCAL_APPROVER)["AccessKey"]
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_file = state_dir / "approval-server.json"
+        self._state_file.write_text(json.dumps({"url": self.url, "region": self._aws.region,
+                                                "access_key_id": key["AccessKeyId"],
+                                                "secret_access_key": key["SecretAccessKey"]}))
+        self._state_file.chmod(0o600)
+        return self._state_file
 
     def mailbox(self) -> "LocalMailbox":
         """The approvers' local inboxes (created on first use, before any code is sent)."""
@@ -68,6 +87,8 @@ class ApprovalServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        if getattr(self, "_state_file", None) is not None:
+            self._state_file.unlink(missing_ok=True)
 
     # --- one request -----------------------------------------------------------------------
     def _serve(self, req: BaseHTTPRequestHandler, method: str) -> None:
@@ -80,8 +101,16 @@ class ApprovalServer:
         match, route_key = route
         length = int(req.headers.get("content-length") or 0)
         body = req.rfile.read(length) if length else b""
-        event = http_api_event(method, parts.path, parts.query, route_key, match.groupdict(),
-                               {k.lower(): v for k, v in req.headers.items()}, body, req.client_address[0])
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        event = http_api_event(method, parts.path, parts.query, route_key, match.groupdict(), headers, body,
+                               req.client_address[0])
+        if route_key == "POST /terminal/decisions":        # API Gateway's IAM authorizer
+            arn = self._iam_caller(method, f"{self.url}{req.path}", headers, body)
+            if arn is None:
+                self._reply(req, 403, {"content-type": "application/json"},
+                            b'{"message":"The request signature we calculated does not match the signature you provided."}')
+                return
+            event["requestContext"]["authorizer"] = {"iam": {"userArn": arn, "accountId": self._aws.account}}
         lam = self._aws.client("lambda")
         resp = lam.invoke(FunctionName=self._aws.function_for("handlers.approvals_api.handler"), Payload=json.dumps(event))
         out = json.loads(resp["Payload"].read())
@@ -91,6 +120,34 @@ class ApprovalServer:
         payload = out.get("body") or ""
         data = base64.b64decode(payload) if out.get("isBase64Encoded") else payload.encode()
         self._reply(req, int(out.get("statusCode", 200)), out.get("headers") or {}, data, out.get("cookies") or [])
+
+    def _iam_caller(self, method: str, url: str, headers: dict[str, str], body: bytes) -> str | None:
+        """What the IAM authorizer does: check the SigV4 signature with the signer's secret key,
+        then name the signer (GetCallerIdentity for that key, on the embedded STS)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        found = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/\d{8}/([^/]+)/execute-api/aws4_request, "
+                         r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$", headers.get("authorization", ""))
+        if not found or "x-amz-date" not in headers:
+            return None
+        akid, region, signed, given = found.groups()
+        try:
+            secret = json.loads(self._state_file.read_text())["secret_access_key"] if self._state_file else ""
+            if json.loads(self._state_file.read_text())["access_key_id"] != akid:
+                return None
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+        request = AWSRequest(method=method, url=url, data=body,
+                             headers={h: headers.get(h, "") for h in signed.split(";")})
+        request.context["timestamp"] = headers["x-amz-date"]
+        auth = SigV4Auth(Credentials(akid, secret), "execute-api", region)
+        expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+        if not hmac.compare_digest(expected, given):
+            return None
+        sts = self._aws.session.client("sts", aws_access_key_id=akid, aws_secret_access_key=secret)
+        return sts.get_caller_identity()["Arn"]
 
     @staticmethod
     def _reply(req: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes,

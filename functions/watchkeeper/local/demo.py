@@ -54,7 +54,8 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
         if auto_approve:
             approved, note = True, "approved with --yes"
         elif sys.stdin.isatty():
-            console.print("  open it in a browser to decide there, or answer here:")
+            console.print("  open it in a browser to decide there, run [bold]watchkeeper approve|reject "
+                          f"{approval['incident_id']}[/bold] in another terminal, or answer here:")
             approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
         else:
             approved, note = True, "no terminal to ask at: approving automatically"
@@ -67,6 +68,7 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
                             extra_env={"VERIFY_WAIT_SECONDS": "1"}, approval_server=True)
     with ReplaySession(bundle, root, options) as session:
         session_box["s"] = session
+        session.approval_server.advertise(home)       # `watchkeeper approve|reject INCIDENT` from another terminal
         _recover_on_rollback(session, bundle)
         console.print(f"[bold]1. Alerts[/bold]: {len(bundle.alerts)} deliveries into the ingest function")
         totals = session.ingest()
