@@ -99,7 +99,7 @@ class ApprovalChannels:
         """Send the request everywhere; the Slack thread ts, when Slack is configured."""
         if self.email is not None:
             for address, url in (links or {}).items():
-                self.email.request(incident, address, notice.text, url)
+                self.email.request(incident, address, notice.text, url, notice.summary.get("title"))
         return self.slack.request(notice) if self.slack is not None else None
 
     def update_thread(self, thread_ts: str | None, text: str) -> None:

@@ -88,7 +88,7 @@ class Mailbox:
     def __init__(self):
         self.sent: list[tuple[str, str, str]] = []
 
-    def request(self, incident, address, text, url):
+    def request(self, incident, address, text, url, title=None):
         self.sent.append((address, "request", url or ""))
 
     def send_code(self, address, subject, body):
@@ -664,3 +664,38 @@ def test_a_request_nobody_answered_is_closed_when_the_incident_is_reported(world
     resp, nonce = open_page(sign(KEY, "req-1", email_subject("oncall@example.com"),
                                  datetime.now(timezone.utc) + timedelta(minutes=5)))
     assert resp["statusCode"] == 409 and "timed out and was escalated" in text_of(resp) and not nonce
+
+
+def test_what_leaves_for_people_is_redacted_on_every_channel(world, slack_api):
+    """A log sample with a password, a token and a customer's email reaches Slack, the approvers'
+    emails and the approval page only redacted."""
+    from watchkeeper.domain.evidence import EvidenceGatherer
+    from watchkeeper.models import Action, Incident, RemediationPlan, RootCause, ServiceCatalog
+    from watchkeeper.steps import Steps
+
+    from .fakes import FakeAlarms, FakeChanges, FakeExecutor, FakeKillSwitch, FakeLogs, FakeMetrics, FakePager, FakeReports
+
+    leak = "DB_PASSWORD=hunter2 sk_live_4eC39HqLyjWDarjtT1zdp7dc jane.doe@example.com"
+    now = datetime.now(timezone.utc)
+    incident = Incident(id="inc-web-1", service="storefront-bff", opened_at=now, last_alert_at=now,
+                        title=f"storefront-bff: {leak} <!channel>")
+    world.store.save(incident)
+    cause = RootCause(kind="bad_deploy", confidence=0.9, summary=f"model says: {leak}")
+    plan = RemediationPlan(decision="approve", actions=[Action(id="a1", type="rollback_deployment",
+                                                               target="eks/prod-eks/shop/storefront-bff")])
+    steps = Steps(catalog=ServiceCatalog(), store=world.store, audit=world.audit, executor=FakeExecutor(),
+                  gatherer=EvidenceGatherer(ServiceCatalog(), FakeLogs(), FakeMetrics(), FakeChanges()),
+                  pager=FakePager(), reports=FakeReports(), alarms=FakeAlarms(), kill_switch=FakeKillSwitch(),
+                  approvals=world.store, notifier=world.channels, signing_key=KEY, approval_url="https://api.example.com",
+                  approvers=APPROVERS, region="us-east-1")
+    request_id = steps.request_approval("task-token-x", incident, cause, plan, execution_arn="arn:aws:states:x")
+    link = [u for a, kind, u in world.channels.email.sent if kind == "request"]
+    assert sorted(a for a, _, _ in world.channels.email.sent) == ["oncall@example.com", "sre2@example.com"]
+    assert len(set(link)) == 2                                                  # one link per approver
+    page = call("GET", "/" + link[0].split("/", 3)[-1])
+    everything = json.dumps(slack_api.calls) + json.dumps(world.channels.email.sent) + page["body"] \
+        + json.dumps(world.store.get_approval(request_id)["summary"])
+    for secret in ("hunter2", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "jane.doe@example.com"):
+        assert secret not in everything, secret
+    assert "<!channel>" not in json.dumps(slack_api.calls) + page["body"]        # escaped where it is markup
+    assert "DB_PASSWORD=&lt;REDACTED&gt;" in json.dumps(slack_api.calls) and "Step Functions execution" in page["body"]

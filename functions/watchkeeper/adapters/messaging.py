@@ -36,10 +36,11 @@ class SnsApprovalNotifier:
         self._topic = topic_arn
         self._sns = client or boto3.client("sns")
 
-    def request(self, incident: Incident, address: str, summary: str, url: str | None) -> None:
+    def request(self, incident: Incident, address: str, summary: str, url: str | None, title: str | None = None) -> None:
+        """`summary` and `title` come from the redacted approval summary."""
         body = summary + (f"\n\nReview and decide (this link is yours alone; deciding needs a code we email you): "
                           f"{url}\n" if url else "")
-        self._publish(address, f"Approval needed: {incident.title or incident.id}", body, "request")
+        self._publish(address, f"Approval needed: {title or incident.id}", body, "request")
 
     def send_code(self, address: str, subject: str, body: str) -> None:
         self._publish(address, subject, body, "code")
