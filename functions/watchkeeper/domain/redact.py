@@ -23,7 +23,7 @@ _Sub = str | Callable[[re.Match[str]], str]
 _SECRET_WORDS = (r"passwords?|passwd|pwd|secrets?|api[_-]?keys?|apikey|access[_-]?keys?|private[_-]?keys?|"
                  r"secret[_-]?keys?|signing[_-]?keys?|encryption[_-]?keys?|master[_-]?keys?|tokens?|"
                  r"authorization|credentials?|x-amz-signature|signature|cookies?|session[_-]?id|sessid|dsn")
-_SECRET_KEYS = r"[A-Za-z0-9_.-]*?(?:" + _SECRET_WORDS + r")(?:[_.-][A-Za-z0-9_.-]*)?|pass"
+_SECRET_KEYS = r"(?:[A-Za-z0-9_.-]*?[_.-])?(?:" + _SECRET_WORDS + r")(?:[_.-][A-Za-z0-9_.-]*)?|pass"
 
 
 def _luhn_card(match: re.Match[str]) -> str:
@@ -86,6 +86,19 @@ REDACTION_RULES: list[tuple[str, re.Pattern[str], _Sub]] = [
 ]
 
 
+# A cheap test a text must pass before a costly rule runs: no cue, no possible match.
+_CUES: dict[str, re.Pattern[str]] = {
+    "PRIVATE_KEY": re.compile(r"PRIVATE KEY"),
+    "SLACK_WEBHOOK": re.compile(r"hooks\.slack"),
+    "JWT": re.compile(r"eyJ"),
+    "BEARER": re.compile(r"bearer|basic|token", re.I),
+    "URL_CREDENTIALS": re.compile(r"://"),
+    "COOKIE_HEADER": re.compile(r"cookie", re.I),
+    "KEY_VALUE": re.compile(r"pass|pwd|secret|key|token|authori|credential|signature|cookie|sess|dsn", re.I),
+    "EMAIL": re.compile(r"@"),
+}
+
+
 def redact(text: str, keep: tuple[str, ...] = ()) -> str:
     """The text with every secret and piece of personal data replaced by a placeholder; the
     strings in `keep` (the account's own approvers, who are accountable by name) stay."""
@@ -93,8 +106,10 @@ def redact(text: str, keep: tuple[str, ...] = ()) -> str:
     for i, word in enumerate(w for w in keep if w and w in text):
         held[f"\x00{i}\x00"] = word
         text = text.replace(word, f"\x00{i}\x00")
-    for _, pattern, replacement in REDACTION_RULES:
-        text = pattern.sub(replacement, text)
+    for name, pattern, replacement in REDACTION_RULES:
+        cue = _CUES.get(name)
+        if cue is None or cue.search(text):
+            text = pattern.sub(replacement, text)
     for marker, word in held.items():
         text = text.replace(marker, word)
     return text
