@@ -419,7 +419,9 @@ def mask_email(address: str) -> str:
 
 
 def _mention(who: str, channel: str) -> str:
-    return f"<@{who}>" if channel == "slack" else who
+    """Thread updates are escaped for mrkdwn (no mention can be injected), so a Slack approver is
+    named by their user id."""
+    return f"Slack user {who}" if channel == "slack" else who
 
 
 # --- what an approval request shows ----------------------------------------------------------
