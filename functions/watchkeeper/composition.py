@@ -202,7 +202,7 @@ class Container:
                                     self.change_source(),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
-                                    if self.cfg.state_table else None)
+                                    if self.cfg.state_table else None, memory=self.memory())
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
@@ -227,7 +227,13 @@ class Container:
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            memory=self.memory(),
         )
+
+    def memory(self) -> Any:
+        """The account's incident memory (MEMORY# items on the state table), or None without a table."""
+        from .adapters.dynamodb_memory import DynamoDBIncidentMemory
+        return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
 
 
 def _json_object(raw: str) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class Workflow(Construct):
         self.report = fn("WriteReport", FunctionSpec(
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
-        storage.grant_state_write(self.report.role)       # the incident's final status
+        storage.grant_state_write(self.report.role)       # the incident's final status and its memory (MEMORY#<service>)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",

@@ -178,6 +178,17 @@ def test_alarm_rule_matches_alarm_and_ok_state_changes_and_feeds_the_alert_queue
     })
 
 
+def test_guardduty_and_security_hub_findings_feed_the_alert_queue(raw, template):
+    """Findings reach ingest through EventBridge in a deployed account, like alarm state changes."""
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": Match.object_like({
+            "source": ["aws.guardduty", "aws.securityhub"],
+            "detail-type": ["GuardDuty Finding", "Security Hub Findings - Imported"],
+        }),
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_alert_queue(raw), "Arn"]}})],
+    })
+
+
 def test_a_storm_is_buffered_in_a_queue_read_in_batches_with_partial_failures(raw, template):
     """SNS and EventBridge deliver into the alert queue; ingest reads batches and retries only what failed."""
     ingest, queue = _function_id(raw, "ingest"), _alert_queue(raw)

@@ -132,7 +132,7 @@ def slack_note(user_id: str) -> str:
             "<b>Reject</b> buttons in the Slack message: Slack proves who clicked.</p></div>")
 
 
-def code_form(nonce: str, decision: str, approver: str) -> str:
+def code_form(nonce: str, decision: str, approver: str, request: dict[str, Any] | None = None) -> str:
     verb = "approval" if decision == "approve" else "rejection"
     return ("<h2>Enter your code</h2><form class='card' method='post' id='confirm'>"
             f"<input type='hidden' name='nonce' value='{escape(nonce, quote=True)}'>"
@@ -142,6 +142,7 @@ def code_form(nonce: str, decision: str, approver: str) -> str:
             "<label for='code'>One-time code</label>"
             "<input id='code' name='code' inputmode='numeric' autocomplete='one-time-code' pattern='[0-9 ]{6,7}' "
             "maxlength='7' required>"
+            + (_correction_control(request) if request is not None else "") +
             "<label for='reason'>Note for the audit trail (optional)</label>"
             "<textarea id='reason' name='reason' rows='2' maxlength='500'></textarea>"
             f"<div class='buttons'><button class='{'approve' if decision == 'approve' else 'reject'}' "
@@ -172,3 +173,16 @@ def _action(a: dict[str, Any]) -> str:
             + (f"<p>{escape(str(a['reason']))}</p>" if a.get("reason") else "")
             + (f"<p><b>Blast radius:</b> {escape(str(a['blast_radius']))}</p>" if a.get("blast_radius") else "")
             + (f"<p><b>Undo:</b> {escape(str(a['undo']))}</p>" if a.get("undo") else "") + dry + "</div>")
+
+
+def _correction_control(request: dict[str, Any]) -> str:
+    """"The root cause was really ...": an optional correction recorded with the decision (audit and memory)."""
+    from ..models.diagnosis import ROOT_CAUSE_KINDS
+
+    current = str(((request.get("summary") or {}).get("root_cause") or {}).get("kind") or "")
+    options = "<option value=''>as diagnosed</option>" + "".join(
+        f"<option value='{escape(k, quote=True)}'>{escape(k)}</option>" for k in ROOT_CAUSE_KINDS if k != current)
+    return ("<label for='root_cause'>Correct the root cause (optional)</label>"
+            f"<select id='root_cause' name='root_cause'>{options}</select>"
+            "<label for='culprit'>Culprit of the correction (change id or service, optional)</label>"
+            "<input id='culprit' name='culprit' maxlength='200'>")

@@ -17,6 +17,7 @@ from ..adapters.dynamodb_approvals import DynamoDBApprovalStore
 from ..adapters.slack import APPROVE, OPEN_PAGE, SlackRequestRefused, mrkdwn, parse_action, verify_request
 from ..approvals import ApprovalRefused, ApprovalService, already_decided, mask_email
 from ..composition import container
+from ..corrections import InvalidCorrection, record_correction
 from ..domain.approval_page import SECURITY_HEADERS, code_form, decision_form, notice_page, request_page, slack_note
 from ._runtime import logger, tracer
 
@@ -101,14 +102,51 @@ def decide(token: str) -> Response:
                                             fields.get("reason", "")[:500], _source_ip())
         else:
             caller, code_nonce = service().send_code(token, decision, fields.get("nonce", ""), _source_ip())
-            return _html(request_page(caller.request, code_form(code_nonce, decision, mask_email(caller.who)),
-                                      sections=[]))
+            return _html(request_page(caller.request, code_form(code_nonce, decision, mask_email(caller.who),
+                                                                caller.request), sections=[]))
     except ApprovalRefused as exc:
         return _refused(exc)
     verb = "approved" if result.approved else "rejected"
-    return _html(notice_page(f"Remediation {verb}", f"Recorded: {verb} by {result.decided_by}. "
+    corrected = _correction(token, fields, result.decided_by, "web")
+    return _html(notice_page(f"Remediation {verb}", f"Recorded: {verb} by {result.decided_by}. {corrected}"
                              + ("The workflow has resumed." if result.approved else "Nothing will be changed; "
                                 "on-call keeps the incident."), ok=True))
+
+
+def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> str:
+    """The optional "the root cause was really ..." of a decision, from a proven approver: audit and memory."""
+    kind = (fields.get("root_cause") or "").strip()
+    if not kind:
+        return ""
+    request = service().pending(token)
+    was = ((request.get("summary") or {}).get("root_cause") or {}).get("kind")
+    if kind == was and not fields.get("culprit"):
+        return ""
+    try:
+        record_correction(container().audit(), container().memory(), request["incident_id"],
+                          (request.get("summary") or {}).get("service", ""), kind, fields.get("culprit"), who,
+                          channel, was=was, reason=fields.get("reason", "")[:500])
+    except InvalidCorrection as exc:
+        return f"The root cause was not corrected: {exc}. "
+    return f"Root cause corrected to {kind}. "
+
+
+def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> str:
+    """The optional "the root cause was really ..." of a decision, from a proven approver: audit and memory."""
+    kind = (fields.get("root_cause") or "").strip()
+    if not kind:
+        return ""
+    request = service().open_link(token).request
+    was = ((request.get("summary") or {}).get("root_cause") or {}).get("kind")
+    if kind == was and not fields.get("culprit"):
+        return ""
+    try:
+        record_correction(container().audit(), container().memory(), request["incident_id"],
+                          (request.get("summary") or {}).get("service", ""), kind, fields.get("culprit"), who,
+                          channel, was=was, reason=fields.get("reason", "")[:500])
+    except InvalidCorrection as exc:
+        return f"The root cause was not corrected: {exc}. "
+    return f"Root cause corrected to {kind}. "
 
 
 @app.post("/slack/actions")
