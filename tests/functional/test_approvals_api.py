@@ -699,3 +699,17 @@ def test_what_leaves_for_people_is_redacted_on_every_channel(world, slack_api):
         assert secret not in everything, secret
     assert "<!channel>" not in json.dumps(slack_api.calls) + page["body"]        # escaped where it is markup
     assert "DB_PASSWORD=&lt;REDACTED&gt;" in json.dumps(slack_api.calls) and "Step Functions execution" in page["body"]
+
+
+def test_a_root_cause_correction_rides_on_the_code_proven_decision(world):
+    token = pending(world)
+    _, nonce = open_page(token)
+    page = choose(token, "approve", nonce)
+    assert "name='root_cause'" in page["body"]                           # the control sits with the code
+    code_nonce = re.search(r"name='nonce' value='([^']*)'", page["body"]).group(1)
+    resp = call("POST", f"/approvals/{token}", urlencode({
+        "decision": "approve", "step": "confirm", "nonce": code_nonce, "root_cause": "config_change",
+        "code": world.channels.email.code_for("oncall@example.com")}))
+    assert resp["statusCode"] == 200 and "Root cause corrected to config_change" in text_of(resp)
+    (record,) = [r for r in world.audit.records("inc-web-1") if "config_change" in r.summary]
+    assert record.actor == "oncall@example.com"

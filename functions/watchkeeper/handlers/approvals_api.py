@@ -18,6 +18,7 @@ from ..adapters.slack import APPROVE, OPEN_PAGE, SlackRequestRefused, mrkdwn, pa
 from ..approvals import ApprovalRefused, ApprovalService, already_decided, mask_email
 from ..composition import container
 from ..corrections import InvalidCorrection, record_correction
+from ..domain.redact import redact
 from ..domain.approval_page import SECURITY_HEADERS, code_form, decision_form, notice_page, request_page, slack_note
 from ._runtime import logger, tracer
 
@@ -123,9 +124,9 @@ def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> s
     if kind == was and not fields.get("culprit"):
         return ""
     try:
-        record_correction(container().audit(), container().memory(), request["incident_id"],
-                          (request.get("summary") or {}).get("service", ""), kind, fields.get("culprit"), who,
-                          channel, was=was, reason=fields.get("reason", "")[:500])
+        record_correction(service().audit, container().memory(), request["incident_id"],
+                          (request.get("summary") or {}).get("service", ""), kind, redact(fields.get("culprit") or ""),
+                          who, channel, was=was, reason=redact(fields.get("reason", ""))[:500])
     except InvalidCorrection as exc:
         return f"The root cause was not corrected: {exc}. "
     return f"Root cause corrected to {kind}. "
@@ -141,9 +142,9 @@ def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> s
     if kind == was and not fields.get("culprit"):
         return ""
     try:
-        record_correction(container().audit(), container().memory(), request["incident_id"],
-                          (request.get("summary") or {}).get("service", ""), kind, fields.get("culprit"), who,
-                          channel, was=was, reason=fields.get("reason", "")[:500])
+        record_correction(service().audit, container().memory(), request["incident_id"],
+                          (request.get("summary") or {}).get("service", ""), kind, redact(fields.get("culprit") or ""),
+                          who, channel, was=was, reason=redact(fields.get("reason", ""))[:500])
     except InvalidCorrection as exc:
         return f"The root cause was not corrected: {exc}. "
     return f"Root cause corrected to {kind}. "
