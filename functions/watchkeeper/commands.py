@@ -126,6 +126,59 @@ def _audit_records(incident_id: str, table: Optional[str]):
     return records
 
 
+@app.command()
+def approve(incident_id: str = typer.Argument(..., help="the incident waiting for approval"),
+            reason: str = typer.Option("", "--reason", help="a note for the audit trail"),
+            api_url: Optional[str] = typer.Option(None, "--api-url", envvar="WATCHKEEPER_API_URL",
+                                                  help="the stack's HttpApiUrl (default: the local demo's server)"),
+            account: Optional[str] = typer.Option(None, "--account", help="cdk.json account for the early check")) -> None:
+    """Approve the remediation waiting on INCIDENT_ID, as your AWS identity (an approver ARN)."""
+    _terminal_decision(incident_id, True, reason, api_url, account)
+
+
+@app.command()
+def reject(incident_id: str = typer.Argument(..., help="the incident waiting for approval"),
+           reason: str = typer.Option("", "--reason", help="why, for the audit trail"),
+           api_url: Optional[str] = typer.Option(None, "--api-url", envvar="WATCHKEEPER_API_URL",
+                                                 help="the stack's HttpApiUrl (default: the local demo's server)"),
+           account: Optional[str] = typer.Option(None, "--account", help="cdk.json account for the early check")) -> None:
+    """Reject the remediation waiting on INCIDENT_ID: nothing is changed, on-call keeps it."""
+    _terminal_decision(incident_id, False, reason, api_url, account)
+
+
+def _terminal_decision(incident_id: str, approved: bool, reason: str, api_url: Optional[str],
+                       account: Optional[str]) -> None:
+    from .approvals import arn_is_approver
+    from .terminal import TerminalDecisionError, approver_arns_for, caller_arn, find_target, send
+
+    out = Console()
+    try:
+        target = find_target(api_url, LOCAL_STATE)
+        arn = caller_arn(target)
+        if arn is not None:
+            out.print(f"deciding as [bold]{arn}[/bold] (STS GetCallerIdentity)", highlight=False)
+            allowed = approver_arns_for(account)
+            if allowed is not None and not arn_is_approver(arn, allowed):
+                err.print(f"[red]{arn} is not in approver_arns for account {account or os.environ.get('WATCHKEEPER_ACCOUNT')}"
+                          "; nothing was sent[/red]", highlight=False)
+                raise typer.Exit(1)
+        status, doc = send(target, incident_id, approved, reason)
+    except TerminalDecisionError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    caller = doc.get("caller") or arn or "?"
+    if target.local:
+        out.print(f"embedded AWS: the local approval server at {target.url} vouched for [bold]{caller}[/bold] "
+                  "(SigV4 with the local IAM user's keys)", highlight=False)
+    if status == 200 and doc.get("ok"):
+        verb = "approved" if approved else "rejected"
+        out.print(f"[green]{incident_id}: {verb} by {caller}[/green]; the workflow has resumed", highlight=False)
+        return
+    err.print(f"[red]{incident_id}: nothing changed ({status} {doc.get('title', '')}): "
+              f"{doc.get('error') or doc.get('message') or doc}[/red]", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
 @logs_app.command("cluster")
 def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="one JSON object per input line")) -> None:
     """Mine log templates: the template of every line (JSONL), or a table of templates."""

@@ -25,6 +25,9 @@ class Settings(BaseModel):
     kill_switch_parameter: str = ""
     signing_secret_arn: str = ""
     webhook_secret_arn: str = ""
+    slack_signing_secret_arn: str = ""   # SLACK_SIGNING_SECRET_ARN: read by the approvals API only
+    slack_bot_token_arn: str = ""        # SLACK_BOT_TOKEN_ARN: the functions that post to Slack
+    approver_arns: tuple[str, ...] = ()  # APPROVER_ARNS: IAM principals who may decide from the terminal
     bedrock_model_id: str = ""
     dry_run: bool = False
     approvers: tuple[str, ...] = ()
@@ -55,7 +58,7 @@ class Settings(BaseModel):
             raise ValueError(f"unknown change source(s) {', '.join(unknown)}; known: {', '.join(CHANGE_SOURCE_NAMES)}")
         return names or ("journal",)
 
-    @field_validator("approvers", "large_log_groups", mode="before")
+    @field_validator("approvers", "large_log_groups", "approver_arns", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):

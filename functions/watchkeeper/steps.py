@@ -12,13 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .approvals import ApprovalNotice, cited_evidence, preview_actions, thread_update
+from .approvals import (
+    SLACK_CHANNEL_SUBJECT, ApprovalNotice, cited_evidence, new_request_window, preview_actions, request_links,
+    thread_update,
+)
+from .domain.approval_summary import approval_summary
 from .domain import runbooks as runbook_engine
 from .domain.approval_tokens import sign
 from .domain.classify import incident_category, severity
 from .domain.diagnose import DeterministicAnalyzer
 from .domain.evidence import EvidenceGatherer
 from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, Verdict, check
+from .domain.redact import redact, redact_model, redact_value
 from .domain.report import ConsoleLinks, IncidentReport, render_html, render_markdown
 from .models import (
     Action, ActionResult, ApprovalDecision, ApproverDecision, Escalation, Evidence, ExecutionResult, Incident,
@@ -48,6 +53,8 @@ class Steps:
     signing_key: Any = b""                      # bytes, or a callable that reads them when first needed
     approval_url: str = ""
     approval_timeout_seconds: int = 900
+    approvers: tuple[str, ...] = ()             # who is asked: email addresses get their own link
+    region: str = ""                            # for the console links an approver sees
     verify_wait_seconds: int = 60
     verify_max_attempts: int = 10
     guardrails: GuardrailConfig | None = None   # the account's policy with per-service overrides (else `policy`)
@@ -130,30 +137,36 @@ class Steps:
     # --- Wait for approval ------------------------------------------------------------
     def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
                          now: datetime | None = None, evidence: Evidence | None = None,
-                         preview: list[dict[str, Any]] | None = None) -> str:
+                         preview: list[dict[str, Any]] | None = None, execution_arn: str = "",
+                         entered_at: str | None = None) -> str:
+        """Store the task token, then ask each approver on their own channel; the window every
+        channel announces is the task's real timeout (counted from when the state was entered)."""
         now = now or self._now()
         request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
-        expires = now + timedelta(seconds=self.approval_timeout_seconds)
+        expires = new_request_window(now, self.approval_timeout_seconds, entered_at)
         writes = [a for a in plan.actions if a.is_write]
-        summary = {"incident_id": incident.id, "service": incident.service, "title": incident.title,
-                   "severity": incident.severity, "category": incident.category,
-                   "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
-                   "actions": [f"{a.type} on {a.target}" for a in writes],
-                   "evidence": cited_evidence(cause, evidence),
-                   "proposed": preview if preview is not None else preview_actions(self.executor, writes),
-                   "report_url": self.report_url(incident.id)}
+        service = self.catalog.get(incident.service) if self.catalog is not None else None
+        summary = approval_summary(
+            incident=incident.model_dump(mode="json", exclude={"alerts"}), root_cause=cause.model_dump(mode="json"),
+            plan=plan.model_dump(mode="json"), evidence=cited_evidence(cause, evidence),
+            proposed=preview if preview is not None else preview_actions(self.executor, writes), expires_at=expires,
+            region=self.region, execution_arn=execution_arn, log_group=service.log_group if service else None,
+            metrics=[{"namespace": m.namespace, "name": m.name} for m in (evidence.metrics if evidence else [])
+                     if m.service == incident.service])
+        if self.report_url(incident.id):        # the email names where the report will be
+            summary["report_url"] = self.report_url(incident.id)
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
-        key = self.signing_key() if callable(self.signing_key) else self.signing_key
-        token = sign(key, request_id, expires)
-        url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None
+        keys = self.signing_key() if callable(self.signing_key) else self.signing_key
+        links = request_links(keys, self.approval_url, tuple(self.approvers), request_id, expires)
+        notice = ApprovalNotice(request_id, summary, sign(keys, request_id, SLACK_CHANNEL_SUBJECT, expires), None, expires)
         thread_ts = None
         if self.notifier is not None:
-            thread_ts = self.notifier.request(incident, ApprovalNotice(request_id, summary, token, url, expires))
+            thread_ts = self.notifier.request(incident, notice, links)
         if thread_ts:
             self.approvals.save_approval_thread(request_id, incident.id, thread_ts)
         self.audit.append(incident.id, "Wait for approval", "step",
-                          f"approval requested for {', '.join(summary['actions'])}; expires {expires:%H:%M:%S} UTC",
-                          {"request_id": request_id, "slack_thread": thread_ts, "link_sent": bool(url)})
+                          f"approval requested for {', '.join(summary['actions'])}; decide by {expires:%H:%M:%S} UTC",
+                          {"request_id": request_id, "slack_thread": thread_ts, "links_sent": len(links)})
         return request_id
 
     def update_thread(self, incident_id: str, text: str, close_pending: bool = False) -> None:
@@ -381,7 +394,8 @@ class Steps:
             message += f"Diagnosis: {diagnosis.get('kind')} {diagnosis.get('culprit') or ''} — {diagnosis.get('summary', '')}\n"
         if self.report_url(incident.id):
             message += f"Report (written when the incident is handled): {self.report_url(incident.id)}\n"
-        message_id = self.pager.page(incident, f"[{incident.severity}] {incident.service}: {reason}"[:99], message)
+        message_id = self.pager.page(incident, redact(f"[{incident.severity}] {incident.service}: {reason}")[:99],
+                                     redact(message))
         incident.status = "escalated"
         self.store.save(incident)
         self.audit.append(incident.id, "Page on-call", "escalation", f"paged on-call: {reason}", {"message_id": message_id})
@@ -397,8 +411,13 @@ class Steps:
         incident.status = outcome["status"]
         self.store.save(incident)
         self.audit.append(incident.id, "Write report", "report", f"incident {outcome['status']}: {outcome['summary']}")
-        report = IncidentReport(incident, evidence, cause, plan, outcome, self.audit.records(incident.id),
-                                links=self.links, log_groups=self._log_groups(incident))
+        trail = self.audit.records(incident.id)
+        # the report leaves the workflow for people: what came from logs, alerts and the model is redacted
+        keep = tuple(self.approvers)           # who approved stays readable: they are accountable by name
+        shown, evidence, cause, plan = (redact_model(m, keep) for m in (incident, evidence, cause, plan))
+        outcome, trail = redact_value(outcome, keep), [redact_model(r, keep) for r in trail]
+        report = IncidentReport(shown, evidence, cause, plan, outcome, trail, links=self.links,
+                                log_groups=self._log_groups(incident))
         report.series = self._report_series(incident, *report.window())
         chart = report.chart()
         prefix = report_prefix(incident.id)

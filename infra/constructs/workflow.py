@@ -164,11 +164,14 @@ class Workflow(Construct):
                 "plan": sfn.JsonPath.object_at("$.plan"),
                 "evidence": sfn.JsonPath.object_at("$.evidence"),
                 "preview": sfn.JsonPath.object_at("$.preview"),
+                # the approvers see the real window (counted from here) and a link to this execution
+                "entered_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
             }),
             result_path="$.approval",
+            # one window, the one every channel announces: no heartbeat timeout (a page view proves no
+            # one is there; heartbeats are sent only after a proven approver acts, to check it still waits)
             task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
-            # opening the approval page sends a heartbeat: nobody looking for half the window escalates early
-            heartbeat_timeout=_heartbeat(self._config.approval_timeout_seconds),
         )
         self._retry(wait_for_approval)
         wait_for_approval.add_catch(sfn.Pass(self, "Approval timed out").next(page),
@@ -375,8 +378,3 @@ class Workflow(Construct):
                     "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
                     "permissions; both calls are read-only.",
                     "Resource::*")
-
-
-def _heartbeat(timeout_seconds: int) -> sfn.Timeout | None:
-    """Half the approval window when it is long enough to matter (it must be shorter than the timeout)."""
-    return sfn.Timeout.duration(Duration.seconds(timeout_seconds // 2)) if timeout_seconds >= 120 else None

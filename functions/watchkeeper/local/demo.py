@@ -56,18 +56,21 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
         if auto_approve:
             approved, note = True, "approved with --yes"
         elif sys.stdin.isatty():
-            console.print("  open it in a browser to decide there, or answer here:")
+            console.print("  open it in a browser to decide there, run [bold]watchkeeper approve|reject "
+                          f"{approval['incident_id']}[/bold] in another terminal, or answer here:")
             approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
         else:
             approved, note = True, "no terminal to ask at: approving automatically"
-        console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); the decision is posted "
-                      "to the local approval page, as a browser would", soft_wrap=False)
-        return _decide_through_page(link, approved)
+        console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); "
+                      "the decision goes through the local approval page as a browser would, with the one-time "
+                      "code from the approver's (local) inbox")
+        return _decide_through_page(session, link, approved)
 
     options = ReplayOptions(dry_run=False, approve=approve, on_state=on_state, timeout_seconds=120,
                             extra_env={"VERIFY_WAIT_SECONDS": "1"}, approval_server=True)
     with ReplaySession(bundle, root, options) as session:
         session_box["s"] = session
+        session.approval_server.advertise(home)       # `watchkeeper approve|reject INCIDENT` from another terminal
         _recover_on_rollback(session, bundle)
         console.print(f"[bold]1. Alerts[/bold]: {len(bundle.alerts)} deliveries into the ingest function")
         totals = session.ingest()
@@ -82,12 +85,12 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
     return 0 if ok else 1
 
 
-def _decide_through_page(link: str, approved: bool) -> ApprovalDecision | None:
-    """Open the approval page and press its button: GET the page, POST the form with its nonce."""
+def _decide_through_page(session: ReplaySession, link: str, approved: bool) -> ApprovalDecision | None:
+    """Open the approval page and press its button, then enter the code the approver's inbox got."""
     from ..composition import container
 
     who = next((a for a in container().cfg.approvers if "@" in a), "oncall@example.com")
-    status, page = submit_decision(link, approved, who)
+    status, page = submit_decision(link, approved, session.approval_server.mailbox(), who)
     if status == 409 and "already decided" in page:     # decided in the browser meanwhile: that decision stands
         return None
     if status != 200:
