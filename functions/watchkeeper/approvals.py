@@ -144,8 +144,6 @@ class ApprovalService:
     @property
     def keys(self) -> Keys:
         return self.signing_key() if callable(self.signing_key) else self.signing_key
-        if s.get("report_url"):
-            lines.append(f"The post-incident report will be at {s['report_url']} once the incident is handled.")
 
     # --- reading -------------------------------------------------------------------------
     def open_link(self, token: str, now: datetime | None = None) -> Caller:
@@ -154,8 +152,6 @@ class ApprovalService:
         now = now or self.clock()
         try:
             parsed = verify(self.keys, token, now)
-        if s.get("report_url"):
-            lines.append(f"The post-incident report will be at {s['report_url']} once the incident is handled.")
         except ExpiredToken as exc:
             raise ApprovalRefused(str(exc), 410, "Approval link expired") from None
         except InvalidToken as exc:
@@ -268,8 +264,6 @@ class ApprovalService:
         now = now or self.clock()
         caller = self.open_link(token, now)
         request = caller.request
-        if s.get("report_url"):
-            lines.append(f"The post-incident report will be at {s['report_url']} once the incident is handled.")
         if request["status"] != "pending":
             raise ApprovalRefused(already_decided(request), 409, "Already decided")
         if not self.is_approver(user_id, "slack"):
@@ -477,7 +471,7 @@ def thread_update(state: dict[str, Any], report: Any) -> str:
         lines.append(f"• verification: {verification.get('status')} after {verification.get('attempts')} check(s)")
     if state.get("escalation"):
         lines.append(f"• paged on-call: {state['escalation'].get('reason')}")
-    lines.append(f"• report: {report.status} — {report.summary}\n{report.uri}")
+    lines.append(f"• report: {report.status} — {report.summary}\n{getattr(report, 'url', None) or report.uri}")
     return redact("Incident update:\n" + "\n".join(lines))
 
 
@@ -492,5 +486,3 @@ def new_request_window(now: datetime, timeout_seconds: int, entered_at: str | No
         except ValueError:
             pass
     return start + timedelta(seconds=timeout_seconds)
-        if s.get("report_url"):
-            lines.append(f"The post-incident report will be at {s['report_url']} once the incident is handled.")
