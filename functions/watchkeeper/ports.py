@@ -93,6 +93,23 @@ class TemplateStateStore(Protocol):
         ...
 
 
+class IncidentMemory(Protocol):
+    """Handled incidents per account (the state table of that account), by service."""
+
+    def recall(self, service: str, limit: int = 50) -> list[Any]:
+        """The service's past incidents (`PastIncident`), newest first."""
+        ...
+
+    def remember(self, past: Any) -> None:
+        """Record (or update) one handled incident; a correction already recorded is kept."""
+        ...
+
+    def correct(self, service: str, incident_id: str, root_cause: str, culprit: str | None, by: str,
+                reason: str = "") -> None:
+        """An approver's correction of the root cause."""
+        ...
+
+
 class ClusterStateSource(Protocol):
     """A workload's live state (pods, restarts, termination reasons), for evidence only."""
 
@@ -138,7 +155,12 @@ class ReportStore(Protocol):
 
 
 class ApprovalNotifier(Protocol):
-    def request(self, incident: Incident, summary: str, url: str | None) -> None: ...
+    """One approval request per approver (their own link), and the one-time codes."""
+
+    def request(self, incident: Incident, address: str, summary: str, url: str | None,
+                title: str | None = None) -> None: ...
+
+    def send_code(self, address: str, subject: str, body: str) -> None: ...
 
 
 class ApprovalStore(Protocol):

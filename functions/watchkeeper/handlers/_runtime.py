@@ -34,6 +34,11 @@ def _tracer() -> Any:
 tracer = _tracer()
 
 
+def agent_metrics():
+    """Watchkeeper's own metrics (agent_metrics.py), built once per container."""
+    return container().agent_metrics()
+
+
 _BUILDING = threading.Lock()
 
 

@@ -7,6 +7,8 @@ is logged without its body. Direct invocations (`{"deliveries": [...]}`, replay)
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -19,7 +21,10 @@ from ..domain.ingest import IngestOutcome
 from ..domain.webhook_auth import WebhookRefused, authenticate, parse_secrets
 from ._runtime import logger, tracer
 
-def webhook_secrets() -> dict[str, str]:
+MAX_WEBHOOK_BYTES = 1024 * 1024      # PagerDuty, Grafana and Datadog send well under this
+
+
+def webhook_secrets() -> dict[str, tuple[str, ...]]:
     """The webhook secrets, read from Secrets Manager once per container."""
     c = container()
     if not hasattr(c, "_webhook_secrets"):
@@ -31,6 +36,9 @@ def webhook_secrets() -> dict[str, str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+_FINDING_SOURCES = {"aws.guardduty": "guardduty", "aws.securityhub": "securityhub"}
 
 
 def _sent_at(record: dict[str, Any]) -> str:
@@ -49,6 +57,9 @@ def _from_record(record: dict[str, Any]) -> tuple[str, Any, Any]:
         return "cloudwatch-sns", body, body.get("Timestamp") or _sent_at(record)
     if isinstance(body, dict) and body.get("detail-type") == "CloudWatch Alarm State Change":
         return "cloudwatch-eventbridge", body, body.get("time") or _sent_at(record)
+    finding_source = _FINDING_SOURCES.get(body.get("source")) if isinstance(body, dict) else None
+    if finding_source and "detail" in body:                            # GuardDuty / Security Hub findings rule
+        return finding_source, body, body.get("time") or _sent_at(record)
     if isinstance(body, dict) and "source" in body and "payload" in body:
         return body["source"], body["payload"], body.get("received_at") or _sent_at(record)
     return "unknown", record.get("body"), _sent_at(record)
@@ -75,21 +86,27 @@ def _deliveries(event: dict[str, Any]) -> list[tuple[str, Any, Any]]:
 
 
 def _webhook(event: dict[str, Any]) -> dict[str, Any]:
-    source = (event.get("pathParameters") or {}).get("source", "")
+    source = str((event.get("pathParameters") or {}).get("source", ""))[:40]
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        import base64
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    if len(body) > MAX_WEBHOOK_BYTES * 4 // 3 + 4:
+        return {"statusCode": 413, "body": json.dumps({"error": f"body larger than {MAX_WEBHOOK_BYTES // 1024} KB"})}
     try:
-        authenticate(source, event.get("headers") or {}, body.encode(), webhook_secrets())
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError):
+        return {"statusCode": 400, "body": json.dumps({"error": "body is not valid base64"})}
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        return {"statusCode": 413, "body": json.dumps({"error": f"body larger than {MAX_WEBHOOK_BYTES // 1024} KB"})}
+    try:
+        authenticate(source, event.get("headers") or {}, raw, webhook_secrets())
     except WebhookRefused as exc:
         # never log the body of an unauthenticated request
         logger.warning("webhook refused", extra={"source": source, "reason": str(exc)})
         return {"statusCode": 401, "body": json.dumps({"error": "unauthorized"})}
-    total = container().ingestor().ingest_batch([(source, body, _now())])
-    if total.failed:          # placed or not, its workflow is not sure to run: the sender retries
+    total = container().ingestor().ingest_batch([(source, raw.decode("utf-8", errors="replace"), _now())])
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
+    if total.failed:            # not placed, stored or started: 503 so the sender retries
         _count_failed(len(total.failed))
-        return {"statusCode": 503, "body": json.dumps(_result(total))}
+        return {"statusCode": 503, "headers": {"Retry-After": "5"}, "body": json.dumps(_result(total))}
     return {"statusCode": 202 if not total.invalid else 400, "body": json.dumps(_result(total))}
 
 
@@ -105,6 +122,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _webhook(event)
     deliveries = _deliveries(event)
     total = container().ingestor().ingest_batch(deliveries)
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
     logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened,
                                    "started": total.started, "failed": len(total.failed)})
     if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":

@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOME = {
+    "ApproverDecision": "memory", "PastIncident": "memory",
     "Alert": "alerts", "QuarantinedAlert": "alerts",
     "ApprovalDecision": "approval", "ApprovalRequest": "approval",
     "AuditRecord": "audit",
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .alerts import Alert, QuarantinedAlert
     from .approval import ApprovalDecision, ApprovalRequest
     from .audit import AuditRecord
+    from .memory import ApproverDecision, PastIncident
     from .catalog import Service, ServiceCatalog
     from .diagnosis import Hypothesis, RootCause
     from .evidence import ChangeEvent, Evidence, EvidenceItem, LogTemplateStat, MetricSummary
