@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/log_miner.py
 	$(PY) benchmarks/storm.py --broken 20 --replay
+	$(PY) benchmarks/storm.py --world --replay --out .cache/storm-world
 	$(PY) benchmarks/report.py
 
 clean:

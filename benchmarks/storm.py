@@ -12,6 +12,7 @@ With `--replay` it also times a whole `watchkeeper replay BUNDLE --json` in a su
     .venv/bin/python benchmarks/storm.py                       # 10,000 deliveries, 50 incidents
     .venv/bin/python benchmarks/storm.py --broken 20 --replay
     .venv/bin/python benchmarks/storm.py --bundle /tmp/storm   # an existing bundle (truth.json beside it)
+    .venv/bin/python benchmarks/storm.py --world --replay      # 27 MB: 260 services' logs, metrics, changes
 """
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ def run_replay(directory: Path) -> dict:
     p = subprocess.run([str(ROOT / ".venv/bin/watchkeeper"), "replay", str(directory), "--json"],
                        capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - t0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
-        return {"error": p.stderr[-2000:]}
+        return {"error": p.stderr[-2000:], "exit": p.returncode}
     out = json.loads(p.stdout)
     import yaml
     doc = yaml.load((directory / "scenario.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -100,6 +102,8 @@ def run_replay(directory: Path) -> dict:
     produced = {i["service"]: i for i in out["incidents"]}
     n = len(doc["alerts"])
     return {"seconds": round(seconds, 2), "alerts_per_second": round(n / seconds, 1),
+            "cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
+            "peak_rss_mb": round(children.ru_maxrss / 1024, 1),
             "incidents": len(out["incidents"]), "alerts": out["alerts"],
             "grouping_exact": sum(1 for e in expected if produced.get(e["service"], {}).get("alerts") == e["alerts"]),
             "executions": dict(Counter(i.get("execution") for i in out["incidents"]))}
@@ -114,13 +118,17 @@ def main() -> None:
     ap.add_argument("--broken", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--replay", action="store_true", help="also time a whole `watchkeeper replay` of the bundle")
+    ap.add_argument("--world", action="store_true",
+                    help="a storm as large as the held-out one: logs, metrics and changes for 260 services (~27 MB)")
     args = ap.parse_args()
     if args.bundle:
         directory = Path(args.bundle)
     else:
-        doc, truth = storm_bundle.generate(args.deliveries, args.incidents, broken=args.broken, seed=args.seed)
+        doc, truth = storm_bundle.generate(args.deliveries, args.incidents, broken=args.broken, seed=args.seed,
+                                           world=args.world)
         directory = storm_bundle.write(Path(args.out), doc, truth)
-    report = {"bundle": str(directory), "ingest": run_ingest(directory)}
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file() and f.name != "truth.json")
+    report = {"bundle": str(directory), "megabytes": round(size / 1e6, 1), "ingest": run_ingest(directory)}
     if args.replay:
         report["replay"] = run_replay(directory)
     print(json.dumps(report, indent=1))

@@ -71,7 +71,7 @@ class Ingest(Construct):
             visibility_timeout=Duration.seconds(6 * 15), retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.alert_dead_letters, max_receive_count=5),
         )
-        # an alert SNS or EventBridge could not deliver into the queue (throttled, queue policy, KMS) lands here
+        # an alert SNS or EventBridge (alarms, findings) could not deliver into the queue lands here
         self.delivery_dead_letters = dead_letter_queue(
             self, "AlertDeliveryDeadLetterQueue", "the alert topic subscription's and the alarm rule target's")
         self.alert_topic.add_subscription(subscriptions.SqsSubscription(
@@ -100,7 +100,8 @@ class Ingest(Construct):
                 source=["aws.guardduty", "aws.securityhub"],
                 detail_type=["GuardDuty Finding", "Security Hub Findings - Imported"],
             ),
-            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1))],
+            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1),
+                                      dead_letter_queue=self.delivery_dead_letters)],
         )
         api.add_routes(
             path="/webhooks/{source}", methods=[apigwv2.HttpMethod.POST],
