@@ -72,7 +72,7 @@ def test_metric_reads_answer_as_moto_does(seed):
                 "Metric": {"Namespace": rng.choice(["AWS/ECS", "Shop/Service", "ContainerInsights", "AWS/S3"]),
                            "MetricName": rng.choice(["CPUUtilization", "Latency", "5XXError", "NumberOfObjects"]),
                            "Dimensions": dims},
-                "Period": rng.choice([60, 300, 7]), "Stat": rng.choice(["Average", "Sum", "Maximum", "SampleCount"]),
+                "Period": rng.choice([60, 300, 7]), "Stat": rng.choice(["Average", "Sum", "Maximum", "Minimum", "SampleCount", "p99"]),
                 **({"Unit": rng.choice(["Percent", "Count"])} if rng.random() < 0.2 else {})}} for i in range(3)]
             start = (T0 + timedelta(seconds=rng.randint(-900, 2000))).replace(tzinfo=None)
             end = start + timedelta(seconds=rng.randint(1, 5000))

@@ -160,10 +160,14 @@ def _get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datet
         values: list[Any] = []
         timestamps: list[datetime] = []
         for k in sorted(buckets):
-            stats = Statistics([stat], start_time + k * delta)
-            stats.metric_data = buckets[k]
-            values.append(stats.get_statistics_for_type(stat))
-            timestamps.append(stats.timestamp)
+            at = start_time + k * delta
+            value = _plain_statistic(stat, buckets[k])
+            if value is _NOT_PLAIN:
+                stats = Statistics([stat], at)
+                stats.metric_data = buckets[k]
+                value = stats.get_statistics_for_type(stat)
+            values.append(value)
+            timestamps.append(at)
         if scan_by == "TimestampDescending" and timestamps:
             timestamps.reverse()
             values.reverse()
@@ -171,6 +175,28 @@ def _get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datet
             results.append({"id": query["Id"], "label": query.get("Label") or f"{query_name} {stat}",
                             "values": values, "timestamps": timestamps, "status_code": "Complete"})
     return results
+
+
+_NOT_PLAIN = object()
+
+
+def _plain_statistic(stat: str, data: list[Any]) -> Any:
+    """moto's `Statistics` arithmetic for a period of single values (the same sums, in the same
+    order, with the same types), without building its lists per period; _NOT_PLAIN otherwise."""
+    from moto.cloudwatch.models import MetricDatum
+
+    if stat not in ("Average", "Sum", "SampleCount", "Minimum", "Maximum") or \
+            any(type(md) is not MetricDatum for md in data):
+        return _NOT_PLAIN
+    values = [md.value for md in data]
+    if stat == "Average":
+        count = len(values) + 0
+        return (sum(values) + 0) / count if count else None
+    if stat == "Sum":
+        return sum(values) + 0
+    if stat == "SampleCount":
+        return len(values) + 0
+    return (min if stat == "Minimum" else max)(values) if values else None
 
 
 def _get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]) -> list[Any]:
