@@ -47,3 +47,13 @@ def test_the_change_feed_records_a_parameter_change_with_its_own_role():
         codedeploy = json.loads((EVENTS / "codedeploy-deployment-start.json").read_text())
         assert invoke(session, "change_feed", codedeploy)["recorded"] is None       # not an application of the estate
         assert session.aws.iam_report["denied"] == [], "the change feed's role allows each of its calls"
+
+
+def test_replay_never_reports_an_execution_that_did_not_finish():
+    from watchkeeper.local.replay import ReplayIncomplete
+
+    session = open_session(timeout_seconds=0)
+    session.options.approve = lambda approval: None          # nobody decides: the workflow waits for approval
+    with session, pytest.raises(ReplayIncomplete) as unfinished:
+        session.run()
+    assert len(unfinished.value.incident_ids) == 1 and "did not finish" in str(unfinished.value)
