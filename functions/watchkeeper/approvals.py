@@ -46,6 +46,8 @@ class ApprovalNotice:
             lines.append(f"Proposed: {a['type']} on {a['target']}" + (f" — {a['reason']}" if a.get("reason") else ""))
             if a.get("api_call"):
                 lines.append(f"  dry run: {a['api_call']}")
+            if (a.get("pin") or {}).get("summary"):
+                lines.append(f"  pinned: {a['pin']['summary']} (before-state {a['pin'].get('fingerprint', '')})")
         lines.append(f"The link expires at {self.expires_at:%H:%M} UTC. Opening it decides nothing.")
         return "\n".join(line for line in lines if line)
 
@@ -214,6 +216,8 @@ def preview_actions(executor: Any, actions: list[Action]) -> list[dict[str, Any]
         try:
             result = executor.execute(action, dry_run=True)
             entry.update(api_call=result.api_call, diff=result.diff)
+            if result.pin is not None and result.status == "planned":    # what Execute will write, exactly
+                entry["pin"] = result.pin.model_dump(mode="json")
             if result.error:
                 entry["preview_error"] = result.error
         except Exception as exc:  # the request must still go out; the page says the preview is missing

@@ -16,7 +16,7 @@ from .adapters.changes import ChangeJournal
 from .adapters.cluster_state import KubernetesClusterState
 from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
 from .adapters.dynamodb_audit import DynamoDBAuditLog
-from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
+from .adapters.dynamodb_rate_limits import DynamoDBRateLimits, DynamoDBWriteLedger
 from .adapters.dynamodb_state import DynamoDBIncidentStore
 from .adapters.dynamodb_templates import DynamoDBTemplateStates
 from .adapters.executors import (
@@ -136,7 +136,8 @@ class Container:
         return PlatformExecutors(
             {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
-            config=ConfigExecutor(lookup, ssm=self.client("ssm")), disk=DiskCleanupExecutor(self.client("ssm")))
+            config=ConfigExecutor(lookup, ssm=self.client("ssm"), appconfig=self.client("appconfig")),
+            disk=DiskCleanupExecutor(self.client("ssm")))
 
     def kubernetes_for(self, cluster: str):
         from .adapters.kubernetes_actions import KubernetesActions
@@ -194,6 +195,7 @@ class Container:
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            ledger=DynamoDBWriteLedger(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
         )
 
 

@@ -283,6 +283,15 @@ class Workflow(Construct):
             target.add_to_policy(iam.PolicyStatement(
                 actions=["ecs:UpdateService", "ecs:DescribeServices"],
                 resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+            # restart_pods on ECS: stop the chosen tasks of the catalog's clusters (the service replaces them)
+            clusters = sorted({c for c, _ in ecs})
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:StopTask", "ecs:DescribeTasks"],
+                resources=[self._arn("ecs", f"task/{c}/*") for c in clusters]))
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:ListTasks"], resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": [self._arn("ecs", f"cluster/{c}") for c in clusters]}}))
+            wildcards += [f"Resource::{self._nag_arn('ecs', f'task/{c}/*')}" for c in clusters]
         lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
         if lambdas:
             target.add_to_policy(iam.PolicyStatement(
@@ -303,9 +312,24 @@ class Workflow(Construct):
             actions=["ssm:GetParameterHistory", "ssm:PutParameter"],
             resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
         wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
-        # Read-only lookups without resource-level permissions.
+        # Config revert on AppConfig: find the application, environment and profile by name, read the
+        # environment's deployments, start the version deployed before the culprit (or stop the culprit
+        # while it still rolls out). AppConfig ids are generated, so the ARNs are wildcards.
         target.add_to_policy(iam.PolicyStatement(
-            actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups"], resources=["*"]))
+            actions=["appconfig:ListEnvironments", "appconfig:ListConfigurationProfiles", "appconfig:ListDeployments",
+                     "appconfig:StartDeployment", "appconfig:StopDeployment"],
+            resources=[self._arn("appconfig", "application/*"),
+                       self._arn("appconfig", "application/*/environment/*"),
+                       self._arn("appconfig", "application/*/environment/*/deployment/*"),
+                       self._arn("appconfig", "application/*/configurationprofile/*"),
+                       self._arn("appconfig", "deploymentstrategy/*")]))
+        wildcards += [f"Resource::{self._nag_arn('appconfig', r)}" for r in (
+            "application/*", "application/*/environment/*", "application/*/environment/*/deployment/*",
+            "application/*/configurationprofile/*", "deploymentstrategy/*")]
+        # Read-only lookups without resource-level permissions; Run Command's final status.
+        target.add_to_policy(iam.PolicyStatement(
+            actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups", "appconfig:ListApplications",
+                     "ssm:ListCommands", "ssm:ListCommandInvocations"], resources=["*"]))
         # Run Command only on instances tagged for Watchkeeper, only with the shell-script document.
         target.add_to_policy(iam.PolicyStatement(
             actions=["ssm:SendCommand"], resources=[self._arn("ec2", "instance/*")],
@@ -317,8 +341,9 @@ class Workflow(Construct):
         acknowledge(
             target.role, "AwsSolutions-IAM5",
             "Remediation is scoped to the catalog's clusters, services and functions; the remaining wildcards are "
-            "Lambda alias qualifiers, ASG ARNs' generated ids, instances limited by the watchkeeper:managed tag "
-            "condition, and Describe calls without resource-level permissions.",
+            "Lambda alias qualifiers, ASG ARNs' generated ids, ECS task ids of the catalog's clusters, AppConfig's "
+            "generated application/environment/profile/deployment ids, instances limited by the watchkeeper:managed "
+            "tag condition, and List/Describe calls without resource-level permissions.",
             *wildcards,
         )
 

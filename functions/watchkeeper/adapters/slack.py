@@ -45,6 +45,8 @@ def request_blocks(notice: ApprovalNotice) -> list[dict[str, Any]]:
             text += f"\n*Dry run:*\n```{_clip(a.get('api_call', '') + chr(10) + a.get('diff', ''), 2400)}```"
         elif a.get("preview_error"):
             text += f"\n_dry-run preview unavailable: {a['preview_error']}_"
+        if (a.get("pin") or {}).get("summary"):
+            text += f"\n*Pinned:* {a['pin']['summary']} (before-state `{a['pin'].get('fingerprint', '')}`)"
         blocks.append({"type": "section", "text": _md(_clip(text))})
     blocks.append({"type": "context", "elements": [_md(f"Expires {notice.expires_at:%Y-%m-%d %H:%M} UTC · "
                                                         f"request `{notice.request_id}`")]})
