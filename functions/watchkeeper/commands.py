@@ -127,13 +127,19 @@ def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="o
 def runbooks_validate(directory: Optional[Path] = typer.Argument(None),
                       guardrails: Optional[Path] = typer.Option(None, help="also validate a guardrails JSON/YAML "
                                                                            "document (the cdk.json `guardrails` block)")) -> None:
-    """Validate every runbook; errors name the file, line and field."""
-    from .domain.runbooks import RunbookError, default_dir, load_runbooks
+    """Validate every runbook; errors name the file, line and field. A write step on a platform the
+    runbook is for but no executor supports (the capability table) is an error too."""
+    from .domain.runbooks import PLATFORMS, RunbookError, coverage, default_dir, load_runbooks, unsupported_steps
 
     try:
         books = load_runbooks(directory or default_dir())
     except RunbookError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    problems = [p for b in books for p in unsupported_steps(b)]
+    if problems:
+        for p in problems:
+            err.print(f"[red]{p}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if guardrails is not None:
         import yaml
@@ -148,7 +154,13 @@ def runbooks_validate(directory: Optional[Path] = typer.Argument(None),
         if unknown:
             err.print(f"[red]{guardrails}: runbook_autonomy names unknown runbooks: {sorted(unknown)}[/red]")
             raise typer.Exit(1)
-    Console().print(f"[green]{len(books)} runbooks valid[/green]")
+    console = Console()
+    console.print(f"[green]{len(books)} runbooks valid[/green]")
+    for b in books:                 # what pages instead of writing, from the capability table
+        for action, where in coverage(b).items():
+            if set(where) != set(PLATFORMS):
+                console.print(f"  {b.name}: {action} runs on {', '.join(where) or 'no platform'}; "
+                              "elsewhere the incident is paged", highlight=False, soft_wrap=True)
 
 
 @runbooks_app.command("list")

@@ -512,14 +512,15 @@ class Steps:
         return self._perform(incident, step, revert_action, back, key)
 
     def _revert_pin(self, action: Action, result: ActionResult) -> tuple[Pin | None, str]:
+        if action.type in runbook_engine.RESTORES_CULPRIT and (
+                result.pin is None or result.pin.before_is_culprit or result.pin.culprit):
+            culprit = (result.pin.culprit if result.pin else None) or action.params.get("change_id") or ""
+            return None, f"putting it back would redeploy the diagnosed culprit {culprit}".rstrip() + ": paging instead"
         if action.revert != "restore_before":
             return None, ("it cannot be undone" if action.type in runbook_engine.IRREVERSIBLE
                           else "its runbook does not revert it")
         if result.pin is None:
             return None, "no pinned before-state was recorded"
-        if action.type in runbook_engine.RESTORES_CULPRIT and (result.pin.before_is_culprit or result.pin.culprit):
-            return None, (f"putting it back would redeploy the diagnosed culprit {result.pin.culprit or ''}".rstrip()
-                          + ": paging instead")
         inverse = getattr(self.executor, "inverse", None)
         if inverse is None:
             return None, "no revert executor"

@@ -496,7 +496,7 @@ def test_eks_rollback_dry_run_then_write_then_revert(sim, eks):
     target = f"eks/prod/{NS}/{NAME}"
     rollback = act("rollback_deployment", target, change=culprit("42", "41", "kubernetes", NAME))
     planned = eks.execute(rollback, dry_run=True)
-    assert planned.status == "planned" and "revision 41" in planned.api_call and image(sim) == "shop/checkout-api:bad"
+    assert planned.status == "planned" and "dryRun=All" in planned.api_call and image(sim) == "shop/checkout-api:bad"
     assert planned.pin.summary == "restore revision 41 (shop/checkout-api:good)" and planned.pin.before_is_culprit
     done = eks.execute(rollback, dry_run=False, pin=planned.pin)
     assert done.status == "executed" and image(sim) == "shop/checkout-api:good"

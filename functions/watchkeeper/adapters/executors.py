@@ -155,8 +155,8 @@ class PinnedExecutor:
         except ExecutorError as exc:
             return _result(action, "failed", api_call=call, diff=diff, before=pin.before, error=str(exc), pin=pin)
         status = done.pop("status", "executed")
-        return _result(action, status, api_call=call, diff=diff, before=pin.before, after=done.pop("after", pin.target),
-                       pin=pin, **done)
+        return _result(action, status, api_call=done.pop("api_call", call), diff=diff, before=pin.before,
+                       after=done.pop("after", pin.target), pin=pin, **done)
 
     def revert(self, result: ActionResult, *, dry_run: bool = False) -> ActionResult:
         """Put `result`'s before-state back (through its inverse pin); `reverted` when done."""
@@ -233,7 +233,15 @@ class KubernetesExecutor(PinnedExecutor):
             except ExecutorError as exc:
                 return _result(action, "failed", error=str(exc))
             return _result(action, "executed", api_call=f"GET {action.target}", after=state)
-        return super().execute(action, dry_run=dry_run, pin=pin, guard=guard)
+        result = super().execute(action, dry_run=dry_run, pin=pin, guard=guard)
+        if dry_run and result.status == "planned" and result.pin is not None:
+            # ask the API server too (dryRun=All): RBAC, admission and validation answer before anyone approves
+            try:
+                out = self.write(action, result.pin, None, dry_run=True)
+            except ExecutorError as exc:
+                return result.model_copy(update={"status": "failed", "error": f"the server-side dry run refused: {exc}"})
+            result = result.model_copy(update={"api_call": out.get("api_call", result.api_call)})
+        return result
 
     def plan(self, action: Action) -> Pin:
         state = self._guarded(lambda: self._snapshot(action))
@@ -310,23 +318,26 @@ class KubernetesExecutor(PinnedExecutor):
         return make_pin(target, before, call={"to_revision": str(wanted)}, culprit=change.id if change else None,
                         before_is_culprit=before_is_culprit, summary=f"restore revision {wanted} ({images})")
 
-    def write(self, action: Action, pin: Pin, guard: Guard | None) -> dict[str, Any]:
+    def write(self, action: Action, pin: Pin, guard: Guard | None, dry_run: bool = False) -> dict[str, Any]:
         k8s, namespace, name = self._where(action)
         if action.type == "rollback_deployment":
             out = self._guarded(lambda: k8s.rollout_undo(namespace, name, to_revision=pin.call["to_revision"],
-                                                         expect_template=pin.target["template"]))
-            return {"after": {"revision": out["after"].get("revision"), "template": out["after"].get("template_hash"),
-                              "images": out["after"].get("images")}, "notes": out.get("notes", [])}
+                                                         expect_template=pin.target["template"], dry_run=dry_run))
+            return {"api_call": out["api_call"], "notes": out.get("notes", []),
+                    "after": {"revision": out["after"].get("revision"), "template": out["after"].get("template_hash"),
+                              "images": out["after"].get("images")}}
         if action.type == "scale_service":
             out = self._guarded(lambda: k8s.apply_scale(namespace, name, pin.target["replicas"],
-                                                        pin.target.get("hpa_min")))
+                                                        pin.target.get("hpa_min"), dry_run=dry_run))
             hpa = out["after"].get("hpa")
-            return {"after": {"replicas": out["after"].get("replicas"), "hpa_min": hpa["min_replicas"] if hpa else None}}
+            return {"api_call": out["api_call"],
+                    "after": {"replicas": out["after"].get("replicas"), "hpa_min": hpa["min_replicas"] if hpa else None}}
         if action.type == "restart_pods":
             pods = [(n, uid) for n, uid in pin.before["pods"].items()]
-            out = self._guarded(lambda: k8s.delete_pods(namespace, name, pods, guard=guard,
+            out = self._guarded(lambda: k8s.delete_pods(namespace, name, pods, guard=guard, dry_run=dry_run,
                                                         one_at_a_time=pin.call.get("one_at_a_time", True)))
-            done: dict[str, Any] = {"after": {"pods_deleted": out["pods_deleted"]}, "notes": out["notes"]}
+            done: dict[str, Any] = {"after": {"pods_deleted": out["pods_deleted"]}, "notes": out["notes"],
+                                    "api_call": out["api_call"] or self.call_of(action, pin)}
             stopped = out.get("stopped_by")
             if stopped:
                 by_guard = stopped != "no Ready replacement"
@@ -335,9 +346,10 @@ class KubernetesExecutor(PinnedExecutor):
             return done
         if action.type == "increase_memory_limit":
             out = self._guarded(lambda: k8s.set_memory(namespace, name, pin.call["container"],
-                                                       pin.target.get("memory_limit"), pin.target.get("memory_request")))
+                                                       pin.target.get("memory_limit"), pin.target.get("memory_request"),
+                                                       dry_run=dry_run))
             c = pin.call["container"]
-            return {"after": {"memory_limit": out["after"]["memory_limits"].get(c),
+            return {"api_call": out["api_call"], "after": {"memory_limit": out["after"]["memory_limits"].get(c),
                               "memory_request": out["after"]["memory_requests"].get(c)}}
         raise ExecutorError(f"{action.type} is not an EKS action")
 
