@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import yaml
@@ -246,7 +246,28 @@ def _client(session: boto3.session.Session, name: str) -> Any:
     return _CLIENTS[key]
 
 
-@lru_cache(maxsize=1)
+_CONTAINERS: Callable[[], Container | None] | None = None
+
+
+def use_containers(provider: Callable[[], Container | None] | None) -> None:
+    """Let the local runtime give each function its own container (its own environment and
+    credentials); None outside a handler falls back to the process's."""
+    global _CONTAINERS
+    _CONTAINERS = provider
+
+
 def container() -> Container:
-    """The container of this Lambda runtime (or of the local in-process dispatcher)."""
+    """The container of this Lambda runtime (in the local runtime: of the function being dispatched)."""
+    if _CONTAINERS is not None:
+        built = _CONTAINERS()
+        if built is not None:
+            return built
+    return _process_container()
+
+
+@lru_cache(maxsize=1)
+def _process_container() -> Container:
     return Container(env_settings())
+
+
+container.cache_clear = _process_container.cache_clear  # type: ignore[attr-defined]

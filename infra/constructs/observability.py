@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as actions, aws_kms as kms
+import aws_cdk as cdk
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as actions, aws_iam as iam, aws_kms as kms
 from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions, aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -19,6 +20,14 @@ class Observability(Construct):
         self.page_topic = sns.Topic(
             self, "PageTopic", display_name="Watchkeeper: page on-call", master_key=key, enforce_ssl=True,
         )
+        # Watchkeeper's alarms about itself page through this topic (the messaging key lets CloudWatch use it too)
+        self.page_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.page_topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+        ))
         if config.alarm_email:
             self.page_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self._action = actions.SnsAction(self.page_topic)

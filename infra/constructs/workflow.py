@@ -38,6 +38,7 @@ class Workflow(Construct):
         def fn(id: str, spec: FunctionSpec) -> WatchkeeperFunction:
             created = factory.create(functions_scope, id, spec)
             storage.grant_baseline(created.role)
+            storage.grant_audit_append(created.role)     # every step appends its record to the audit trail
             return created
 
         self.classify = fn("ClassifyAlert", FunctionSpec(
@@ -67,7 +68,6 @@ class Workflow(Construct):
             handler="watchkeeper.handlers.execute.handler", memory_size=512, timeout=Duration.seconds(300),
             actions_asset=True, reserved_concurrent_executions=config.reserved_concurrency,
             description="Execute actions: run the approved runbook steps (unless the kill switch is on)"))
-        storage.grant_audit_append(self.execute.role)
         storage.grant_state_write(self.execute.role)      # rate limits and the write lock (RATE#/LOCK# items)
         self._grant_execute(self.execute, catalog)
         self.verify = fn("VerifyRecovery", FunctionSpec(
@@ -77,13 +77,12 @@ class Workflow(Construct):
                          "VERIFY_MAX_ATTEMPTS": str(config.verify_max_attempts)}))
         self._grant_verify()
         # a failed verification reverts the executed writes: the same remediation rights as Execute actions
-        storage.grant_audit_append(self.verify.role)
         storage.grant_state_write(self.verify.role)
         self._grant_execute(self.verify, catalog)
         self.report = fn("WriteReport", FunctionSpec(
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
-        storage.grant_audit_append(self.report.role)
+        storage.grant_state_write(self.report.role)       # the incident's final status
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",
@@ -92,7 +91,7 @@ class Workflow(Construct):
         self.escalate = fn("Escalate", FunctionSpec(
             handler="watchkeeper.handlers.escalate.handler",
             description="Page on-call: publish the incident summary to the page topic"))
-        storage.grant_audit_append(self.escalate.role)
+        storage.grant_state_write(self.escalate.role)     # the incident's escalation
         storage.grant_publish(page_topic, self.escalate.role)
 
         self.functions = {
@@ -237,19 +236,20 @@ class Workflow(Construct):
                 f"{self._account if account else ''}:{resource}")
 
     def _grant_gather(self, catalog: Catalog) -> None:
-        log_groups = sorted({s.log_group for s in catalog.services if s.log_group})
-        if log_groups:
-            self.gather.add_to_policy(iam.PolicyStatement(
-                actions=["logs:FilterLogEvents", "logs:StartQuery"],
-                resources=[self._arn("logs", f"log-group:{name}:*") for name in log_groups]))
+        """Evidence is read wherever the alerts point: any log group, any metric (read-only).
+
+        An alert can name a service the catalog does not list yet, and a replay rehearses another
+        estate on the same stack; every write, by contrast, is scoped to the catalog's resources."""
+        self.gather.add_to_policy(iam.PolicyStatement(
+            actions=["logs:FilterLogEvents", "logs:StartQuery"], resources=[self._arn("logs", "log-group:*")]))
         self.gather.add_to_policy(iam.PolicyStatement(
             actions=["logs:GetQueryResults", "logs:StopQuery", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
             resources=["*"]))
         acknowledge(
             self.gather.role, "AwsSolutions-IAM5",
-            "Log reads are limited to the catalog's log groups (the ':*' suffix covers their streams); "
+            "Evidence is read from any log group an alert points at (read-only: FilterLogEvents, StartQuery); "
             "GetQueryResults, StopQuery, GetMetricData and ListMetrics do not support resource-level permissions.",
-            "Resource::*", *(f"Resource::{self._nag_arn('logs', f'log-group:{name}:*')}" for name in log_groups),
+            "Resource::*", f"Resource::{self._nag_arn('logs', 'log-group:*')}",
         )
 
     def _grant_bedrock(self) -> None:
@@ -272,17 +272,25 @@ class Workflow(Construct):
                 self._arn("bedrock", f"foundation-model/{model_id}", account=False)]))
 
     def _grant_execute(self, target: WatchkeeperFunction, catalog: Catalog) -> None:
+        """Writes only on the catalog's resources; the reads a dry run needs (the before-state) anywhere."""
         services = catalog.services
         wildcards = ["Resource::*"]
         eks_clusters = sorted({s.cluster for s in services if s.platform == "eks" and s.cluster})
         if eks_clusters:
             target.add_to_policy(iam.PolicyStatement(
                 actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
+        # before-states for the dry run and the revert: read-only
+        reads = [("ecs:DescribeServices", self._arn("ecs", "service/*")),
+                 ("lambda:GetAlias", self._arn("lambda", "function:*")),
+                 ("lambda:ListVersionsByFunction", self._arn("lambda", "function:*")),
+                 ("lambda:ListAliases", self._arn("lambda", "function:*"))]
+        for action, resource in reads:
+            target.add_to_policy(iam.PolicyStatement(actions=[action], resources=[resource]))
+        wildcards += [f"Resource::{self._nag_arn('ecs', 'service/*')}", f"Resource::{self._nag_arn('lambda', 'function:*')}"]
         ecs = sorted({(s.cluster, s.workload or s.name) for s in services if s.platform == "ecs" and s.cluster})
         if ecs:
             target.add_to_policy(iam.PolicyStatement(
-                actions=["ecs:UpdateService", "ecs:DescribeServices"],
-                resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+                actions=["ecs:UpdateService"], resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
             # restart_pods on ECS: stop the chosen tasks of the catalog's clusters (the service replaces them)
             clusters = sorted({c for c, _ in ecs})
             target.add_to_policy(iam.PolicyStatement(
@@ -295,7 +303,7 @@ class Workflow(Construct):
         lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
         if lambdas:
             target.add_to_policy(iam.PolicyStatement(
-                actions=["lambda:UpdateAlias", "lambda:GetAlias", "lambda:ListVersionsByFunction"],
+                actions=["lambda:UpdateAlias"],
                 resources=[arn for name in lambdas for arn in (self._arn("lambda", f"function:{name}"),
                                                               self._arn("lambda", f"function:{name}:*"))]))
             wildcards += [f"Resource::{self._nag_arn('lambda', f'function:{name}:*')}" for name in lambdas]
@@ -306,26 +314,24 @@ class Workflow(Construct):
                 resources=[self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{n}") for n in asgs]))
             wildcards += [f"Resource::{self._nag_arn('autoscaling', f'autoScalingGroup:*:autoScalingGroupName/{n}')}"
                           for n in asgs]
-        # Config revert: the history and value of the services' configuration parameters.
+        # Config revert: the history of any parameter (read-only), writes only under the configuration paths.
         paths = self._config.config_parameter_paths
         target.add_to_policy(iam.PolicyStatement(
-            actions=["ssm:GetParameterHistory", "ssm:PutParameter"],
-            resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
+            actions=["ssm:GetParameterHistory"], resources=[self._arn("ssm", "parameter/*")]))
+        target.add_to_policy(iam.PolicyStatement(
+            actions=["ssm:PutParameter"], resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
         wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
+        wildcards.append(f"Resource::{self._nag_arn('ssm', 'parameter/*')}")
         # Config revert on AppConfig: find the application, environment and profile by name, read the
         # environment's deployments, start the version deployed before the culprit (or stop the culprit
         # while it still rolls out). AppConfig ids are generated, so the ARNs are wildcards.
+        appconfig = ("application/*", "application/*/environment/*", "application/*/environment/*/deployment/*",
+                     "application/*/configurationprofile/*", "deploymentstrategy/*")
         target.add_to_policy(iam.PolicyStatement(
             actions=["appconfig:ListEnvironments", "appconfig:ListConfigurationProfiles", "appconfig:ListDeployments",
                      "appconfig:StartDeployment", "appconfig:StopDeployment"],
-            resources=[self._arn("appconfig", "application/*"),
-                       self._arn("appconfig", "application/*/environment/*"),
-                       self._arn("appconfig", "application/*/environment/*/deployment/*"),
-                       self._arn("appconfig", "application/*/configurationprofile/*"),
-                       self._arn("appconfig", "deploymentstrategy/*")]))
-        wildcards += [f"Resource::{self._nag_arn('appconfig', r)}" for r in (
-            "application/*", "application/*/environment/*", "application/*/environment/*/deployment/*",
-            "application/*/configurationprofile/*", "deploymentstrategy/*")]
+            resources=[self._arn("appconfig", r) for r in appconfig]))
+        wildcards += [f"Resource::{self._nag_arn('appconfig', r)}" for r in appconfig]
         # Read-only lookups without resource-level permissions; Run Command's final status.
         target.add_to_policy(iam.PolicyStatement(
             actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups", "appconfig:ListApplications",
@@ -340,10 +346,10 @@ class Workflow(Construct):
         wildcards.append(f"Resource::{self._nag_arn('ec2', 'instance/*')}")
         acknowledge(
             target.role, "AwsSolutions-IAM5",
-            "Remediation is scoped to the catalog's clusters, services and functions; the remaining wildcards are "
-            "Lambda alias qualifiers, ASG ARNs' generated ids, ECS task ids of the catalog's clusters, AppConfig's "
-            "generated application/environment/profile/deployment ids, instances limited by the watchkeeper:managed "
-            "tag condition, and List/Describe calls without resource-level permissions.",
+            "Writes are scoped to the catalog's clusters, services and functions; the remaining wildcards are "
+            "read-only Describe/Get/List calls for the before-state of a dry run, Lambda alias qualifiers, ASG ARNs' "
+            "generated ids, ECS task ids of the catalog's clusters, AppConfig's generated application, environment, "
+            "profile and deployment ids, and instances limited by the watchkeeper:managed tag condition.",
             *wildcards,
         )
 
@@ -351,16 +357,13 @@ class Workflow(Construct):
         """Read access to the platforms Gather evidence asks for recent changes (cdk.json change_sources)."""
         sources, services, wildcards = set(self._config.change_sources), catalog.services, []
         if "ecs" in sources:
-            ecs = sorted({(s.cluster, s.workload or s.name) for s in services if s.platform == "ecs" and s.cluster})
-            if ecs:
-                self.gather.add_to_policy(iam.PolicyStatement(
-                    actions=["ecs:DescribeServices"], resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+            self.gather.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:DescribeServices"], resources=[self._arn("ecs", "service/*")]))
+            wildcards.append(f"Resource::{self._nag_arn('ecs', 'service/*')}")
         if "lambda" in sources:
-            lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
-            if lambdas:
-                self.gather.add_to_policy(iam.PolicyStatement(
-                    actions=["lambda:ListVersionsByFunction", "lambda:ListAliases"],
-                    resources=[self._arn("lambda", f"function:{name}") for name in lambdas]))
+            self.gather.add_to_policy(iam.PolicyStatement(
+                actions=["lambda:ListVersionsByFunction", "lambda:ListAliases"], resources=[self._arn("lambda", "function:*")]))
+            wildcards.append(f"Resource::{self._nag_arn('lambda', 'function:*')}")
         if "ssm" in sources:
             paths = self._config.config_parameter_paths
             self.gather.add_to_policy(iam.PolicyStatement(
@@ -374,11 +377,13 @@ class Workflow(Construct):
             self.gather.add_to_policy(iam.PolicyStatement(actions=listing, resources=["*"]))
         if wildcards:
             acknowledge(self.gather.role, "AwsSolutions-IAM5",
-                        "Configuration history is read under the account's configuration parameter paths.", *wildcards)
+                        "Deploy and configuration history is read-only: ECS services and Lambda versions anywhere "
+                        "in the account, parameters under the account's configuration paths.", *wildcards)
 
     def _grant_verify(self) -> None:
         self.verify.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources=["*"]))
+            # ListMetrics finds the deviated series of incidents that no CloudWatch alarm opened
+            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"]))
         acknowledge(self.verify.role, "AwsSolutions-IAM5",
                     "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
                     "permissions; both calls are read-only.",

@@ -13,6 +13,17 @@ from ..conftest import EXAMPLES
 pytestmark = pytest.mark.statemachine
 
 
+@pytest.fixture(autouse=True)
+def _every_call_is_allowed_by_its_role(request):
+    """A state-machine test fails when any function made a call its synthesized role does not allow."""
+    from watchkeeper.local import iam
+
+    iam.ENFORCER.denials = []
+    yield
+    if request.node.get_closest_marker("iam_denials_expected") is None:
+        assert not iam.ENFORCER.denials, [d.as_dict() for d in iam.ENFORCER.denials]
+
+
 def send_decision(session: ReplaySession, approval: dict[str, Any], approved: bool, who: str = "oncall@example.com") -> None:
     """Decide the way the approval API does: a signed link, the approvers list, single use, audit."""
     from datetime import datetime

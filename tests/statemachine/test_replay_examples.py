@@ -16,6 +16,7 @@ WRITES = {"rollback_deployment", "revert_config", "restart_pods", "increase_memo
 def test_replay_matches_the_ground_truth(bundle, bundles):
     expected = bundles[bundle.name]["expected"]["incidents"]
     out = replay(bundle)
+    assert out["iam"]["checked"] > 0 and out["iam"]["denied"] == [], "every call is allowed by its function's role"
     assert len(out["incidents"]) == len(expected)
     for exp in expected:
         inc = next(i for i in out["incidents"] if i["service"] == exp["service"])

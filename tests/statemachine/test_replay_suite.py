@@ -25,6 +25,7 @@ def test_the_suite_bundle_is_diagnosed_right(bundle):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
+    assert out["iam"]["checked"] > 0 and out["iam"]["denied"] == [], "every call is allowed by its function's role"
     for exp in expected:
         inc = next((i for i in out["incidents"] if i["service"] == exp["service"]), None)
         assert inc is not None, [(i["service"], i["alerts"]) for i in out["incidents"]]

@@ -219,7 +219,8 @@ class ReplaySession:
         results = self.wait(started)
         return {"scenario": self.bundle.name,
                 "alerts": {"received": totals["received"], "invalid": totals["invalid"], "resolved": totals["resolved"]},
-                "incidents": [incident_summary(i, results[i]) for i in started]}
+                "incidents": [incident_summary(i, results[i]) for i in started],
+                "iam": self.aws.iam_report}
 
 
 def incident_summary(incident_id: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import boto3
 
+from . import iam
+
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 
@@ -75,6 +77,10 @@ class Resolver:
             return f"https://sqs.{r}.amazonaws.com/{a}/{lid}", f"arn:aws:sqs:{r}:{a}:{lid}"
         if t == "AWS::ApiGatewayV2::Api":
             return "local", f"arn:aws:apigateway:{r}::/apis/local"
+        if t == "AWS::Events::Rule":
+            return lid, f"arn:aws:events:{r}:{a}:rule/{lid}"
+        if t == "AWS::KMS::Key":
+            return lid, f"arn:aws:kms:{r}:{a}:key/{lid}"
         if t == "AWS::Logs::LogGroup":
             name = p.get("LogGroupName") if isinstance(p.get("LogGroupName"), str) else f"/local/{lid}"
             return name, f"arn:aws:logs:{r}:{a}:log-group:{name}:*"
@@ -141,6 +147,8 @@ class LocalAws:
         self._saved_env: dict[str, str | None] = {}
         self._original_invoke: Callable | None = None
         self.session: boto3.session.Session | None = None
+        self._sessions: dict[str, boto3.session.Session] = {}     # function -> a session with its own keys
+        self._containers: dict[str, Any] = {}                      # function -> its composition root
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> "LocalAws":
@@ -160,6 +168,8 @@ class LocalAws:
                     "POWERTOOLS_METRICS_NAMESPACE": "Watchkeeper"}
         self._set_env(base_env)
         _share_botocore_loader()
+        iam.register_hooks()                 # before any session exists: every client is checked
+        boto3.DEFAULT_SESSION = None         # moto's interpreter builds its clients from the default session
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._mock.start()
         from .. import composition
@@ -170,8 +180,13 @@ class LocalAws:
         self._create_resources()
         self._set_env(self._shared_env())
         _reset_composition()
+        self._install_iam()
+        composition.use_containers(self._container_for_current_function)
 
     def stop(self) -> None:
+        iam.ENFORCER.uninstall()
+        from .. import composition
+        composition.use_containers(None)
         if self._original_invoke is not None:
             from moto.awslambda_simple.models import LambdaSimpleBackend
             LambdaSimpleBackend.invoke = self._original_invoke
@@ -233,6 +248,63 @@ class LocalAws:
         merged["POWERTOOLS_LOG_LEVEL"] = os.environ.get("WATCHKEEPER_LOG_LEVEL", "WARNING")
         merged.update(self.env_overrides)
         return merged
+
+    def environment_of(self, function: str) -> dict[str, str]:
+        """A function's own environment: its synthesized variables plus the local runtime's overrides."""
+        return {**self.function_env[function], **self.env_overrides}
+
+    def _install_iam(self) -> None:
+        """Give every function its own credentials and check each of its calls against its role."""
+        r = self.resolver
+        policies, functions = iam.policies_from_template(self.template, r.resolve, self.account)
+        keys = {iam.INTERPRETER_ACCESS_KEY: "StateMachine"}
+        for i, lid in enumerate(sorted(functions)):
+            key = f"ASIALOCALFUNCTION{i:04d}"
+            keys[key] = lid
+            self._sessions[lid] = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key="local",
+                                                        aws_session_token="local", region_name=self.region)
+        enc = iam.encryption_keys(self.template, r.resolve)
+        secrets = {lid: r.arns[lid] for lid in r.of_type("AWS::SecretsManager::Secret")}
+        world = iam.World(account=self.account, region=self.region, table_keys=enc["tables"], topic_keys=enc["topics"],
+                          queue_keys=enc["queues"], bucket_keys=enc["buckets"], secret_arns=secrets,
+                          state_machine_arn=self.state_machine_arn,
+                          instance_tags=self._instance_tags, instances_tagged=self._instances_tagged)
+        self.policies = policies
+        iam.ENFORCER.install(policies, world, keys)
+
+    def _instance_tags(self, instance_id: str) -> dict[str, str]:
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[self.account][self.region]
+        try:
+            return {t["key"]: t["value"] for t in backend.describe_tags(filters={"resource-id": [instance_id]})}
+        except Exception:
+            return {}
+
+    def _instances_tagged(self, tag: str, values: list[str]) -> list[str]:
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[self.account][self.region]
+        return [i.id for r in backend.describe_instances(filters={f"tag:{tag}": values}) for i in r.instances]
+
+    @property
+    def iam_report(self) -> dict[str, Any]:
+        """How many calls were checked against the functions' roles, and every denial."""
+        return {"checked": iam.ENFORCER.checked, "denied": list(iam.iter_denials(iam.ENFORCER.denials))}
+
+    def _container_for_current_function(self) -> Any:
+        """The composition root of the function whose handler runs in this thread (None outside a handler)."""
+        name = iam.CURRENT_FUNCTION.get()
+        if name is None or name not in self._sessions:
+            return None
+        built = self._containers.get(name)
+        if built is None:
+            from ..composition import Container
+            from ..settings import Settings
+
+            built = self._containers[name] = Container(Settings.from_env(self.environment_of(name)),
+                                                       session=self._sessions[name])
+        return built
 
     def _create_resources(self) -> None:
         r = self.resolver
@@ -307,6 +379,7 @@ class LocalAws:
         module_name, func_name = handler_path.rsplit(".", 1)
         event = json.loads(body) if body else {}
         started = time.perf_counter()
+        running = iam.CURRENT_FUNCTION.set(name)
         try:
             handler = getattr(importlib.import_module(module_name), func_name)
             result = handler(event, LambdaContext(function_name=name,
@@ -317,6 +390,7 @@ class LocalAws:
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
                                "stackTrace": traceback.format_exception(exc)[-5:]}).encode()
         finally:
+            iam.CURRENT_FUNCTION.reset(running)
             self.invocations.append((name, time.perf_counter() - started))
 
 
