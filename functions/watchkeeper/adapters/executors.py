@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import (
-    BotoCoreError, ClientError, ConnectionClosedError, ConnectionError as BotoConnectionError, ReadTimeoutError,
+    BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError, ReadTimeoutError,
 )
 
 from ..domain.pinning import inverse as inverse_pin, make_pin
@@ -115,7 +115,7 @@ class AwsCaller:
                         continue
                     raise TransientError(f"{what}: {code or status}: {message} (after {attempt} attempts)") from exc
                 raise ExecutorError(f"{what}: {code}: {message}") from exc
-            except (ReadTimeoutError, ConnectionClosedError) as exc:   # the request may have been processed
+            except HTTPClientError as exc:          # a read timeout, a closed connection: it may have been processed
                 if write:
                     raise OutcomeUnknown(f"{what}: {type(exc).__name__}: outcome unknown") from exc
                 if attempt < self._attempts:
@@ -218,7 +218,7 @@ class KubernetesExecutor(PinnedExecutor):
             if code in _THROTTLED or code in _SERVER:
                 raise TransientError(f"eks:DescribeCluster: {code}") from exc
             raise ExecutorError(f"{code}: {exc.response.get('Error', {}).get('Message', '')}") from exc
-        except (BotoConnectionError, ReadTimeoutError) as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
     def _snapshot(self, action: Action) -> dict:

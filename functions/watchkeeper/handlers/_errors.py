@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 
 import urllib3
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
 from ..adapters.aws_errors import translate
 from ..ports import TransientError
@@ -29,5 +29,5 @@ def retried_as_transient(what: str) -> Iterator[None]:
         if isinstance(translated, TransientError):
             raise TransientError(str(translated)) from exc
         raise
-    except (BotoConnectionError, ReadTimeoutError, urllib3.exceptions.HTTPError) as exc:
+    except (BotoConnectionError, HTTPClientError, urllib3.exceptions.HTTPError) as exc:   # timeouts, resets
         raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
