@@ -22,8 +22,8 @@ Usage::
 
     faults = FaultInjector.installed()          # once per process, before the emulator starts
     faults.scope = lambda call: call.function == "ExecuteActions..."   # which calls count
-    with faults.armed(nth=3, kind="timeout"):   # the 3rd call in scope fails
-        run_the_workflow()
+    with faults.armed(nth=3, kind="timeout"):   # the 3rd call in scope fails (calls are counted
+        run_the_workflow()                      # only inside `armed`; nth=None only counts)
     faults.calls        # every call in scope: Call(n, layer, service, operation, function, ...)
     faults.injected     # the Call that was faulted, or None (fewer than N calls happened)
 
@@ -85,6 +85,7 @@ class FaultInjector:
         self._when: str | None = None
         self._lock = threading.Lock()
         self.injected: Call | None = None
+        self._recording = False          # only inside `armed`: elsewhere the hooks do nothing
 
     # --- setup --------------------------------------------------------------------------
     @classmethod
@@ -123,14 +124,15 @@ class FaultInjector:
             raise ValueError(f"kind must be one of {KINDS}")
         self.reset()
         self._nth, self._kind, self._when = nth, kind, when or DEFAULT_WHEN[kind]
+        self._recording = True
         try:
             yield self
         finally:
-            self._nth = None
+            self._nth, self._recording = None, False
 
     def _next(self, call: Call) -> bool:
         """Record a call in scope; True when it is the one to fail."""
-        if not self.scope(call):
+        if not self._recording or not self.scope(call):
             return False
         with self._lock:
             call.n = len(self.calls) + 1
