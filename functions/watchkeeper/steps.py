@@ -328,7 +328,8 @@ class Steps:
     def _perform(self, incident: Incident, step: str, action: Action, pin: Pin, key: str,
                  approval: ApprovalDecision | None = None) -> ActionResult:
         """Intent (audit, then the idempotency record), the write, then its outcome (audit, then record)."""
-        pin = pin.model_copy(update={"call": {**pin.call, "key": f"{incident.id}#{key}"}})
+        pin = pin.model_copy(update={"call": {"since": self._now().isoformat(), **pin.call,
+                                              "key": f"{incident.id}#{key}"}})
         verb = "revert" if key.endswith("#revert") else action.type
         self.audit.append(incident.id, step, "intent", f"about to {verb} on {action.target}: {pin.summary}",
                           {"key": f"{incident.id}#{key}", "action": action.model_dump(mode="json"),

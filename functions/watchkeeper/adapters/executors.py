@@ -22,6 +22,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -971,9 +972,14 @@ class DiskCleanupExecutor(PinnedExecutor):
     def observe(self, action: Action, pin: Pin) -> dict[str, Any]:
         """The command this write sent, found by the idempotency key in its comment."""
         comment = _comment(pin.call.get("key") or action.id)
+        filters = [{"key": "DocumentName", "value": "AWS-RunShellScript"}]
+        if pin.call.get("since"):       # the intent's time, less a margin for clock skew
+            since = datetime.fromisoformat(pin.call["since"]) - timedelta(minutes=5)
+            filters.append({"key": "InvokedAfter", "value": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
         token: str | None = None
-        for _ in range(10):
-            page = self._call("ssm:ListCommands", self._ssm.list_commands, **({"NextToken": token} if token else {}))
+        for _ in range(20):
+            page = self._call("ssm:ListCommands", self._ssm.list_commands, Filters=filters,
+                              **({"NextToken": token} if token else {}))
             for command in page.get("Commands", []):
                 if command.get("Comment") == comment:
                     status = command.get("Status")
