@@ -56,6 +56,7 @@ eval: $(STAMP) compile
 	$(PY) benchmarks/eval_calibration.py --report .cache/eval-examples.json --report .cache/eval-suite.json
 
 bench: $(STAMP)
+	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/log_miner.py
 	$(PY) benchmarks/storm.py --broken 20 --replay
 

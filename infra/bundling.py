@@ -57,9 +57,9 @@ def _run(args: list[str]) -> None:
         raise RuntimeError(f"bundling command failed ({result.returncode}): {' '.join(args)}\n{result.stderr[-4000:]}")
 
 
-def installed_dependencies(requirements: list[str]) -> Path:
+def installed_dependencies(requirements: list[str], platform: str = PIP_PLATFORM) -> Path:
     """A directory with `requirements` installed for the Lambda platform (built once, then cached)."""
-    key = hashlib.sha256("\n".join([PIP_PLATFORM, PYTHON_VERSION, *sorted(requirements)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([platform, PYTHON_VERSION, *sorted(requirements)]).encode()).hexdigest()[:16]
     target = CACHE_DIR / key
     if target.is_dir():
         return target
@@ -70,7 +70,7 @@ def installed_dependencies(requirements: list[str]) -> Path:
     _run([*pip, "wheel", "-w", str(wheelhouse), *requirements])
     staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=CACHE_DIR))
     _run([
-        *pip, "install", "--no-compile", "--platform", PIP_PLATFORM, "--implementation", "cp",
+        *pip, "install", "--no-compile", "--platform", platform, "--implementation", "cp",
         "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--find-links", str(wheelhouse),
         "--target", str(staging), *requirements,
     ])
@@ -87,6 +87,46 @@ def installed_dependencies(requirements: list[str]) -> Path:
     return target
 
 
+def runtime_python() -> str | None:
+    """An interpreter of the Lambda runtime's Python version, to compile the bundle's bytecode with."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates = [str(p) for p in sorted(pyenv.glob(f"{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}"))] if pyenv.is_dir() else []
+    candidates += [c for c in (shutil.which(f"python{PYTHON_VERSION}"),) if c]
+    for candidate in candidates:
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == str(tuple(int(x) for x in PYTHON_VERSION.split("."))):
+            return candidate
+    return None
+
+
+def compile_bytecode(directory: Path) -> bool:
+    """Ship bytecode: Lambda's code directory is read-only, so without it every cold start compiles
+    every module from source. Hash-based, unchecked .pyc files are reproducible (no timestamps, so the
+    asset hash is stable) and are never re-validated against the sources at import."""
+    python = runtime_python()
+    if python is None:
+        print(f"watchkeeper: no python{PYTHON_VERSION} found; the Lambda bundle ships without bytecode "
+              "(cold starts compile from source)", file=sys.stderr)
+        return False
+    _run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(directory)])
+    return True
+
+
+def build_asset(out: Path, requirements: list[str], platform: str = PIP_PLATFORM, bytecode: bool = True) -> Path:
+    """The deployable code: dependencies for `platform`, the `watchkeeper` package, the runbooks, bytecode."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(installed_dependencies(requirements, platform), out, dirs_exist_ok=True)
+    shutil.copytree(
+        SOURCE_DIR / PACKAGE, out / PACKAGE, dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "local"),
+    )
+    # runbooks are data the functions load at start (watchkeeper.domain.runbooks.default_dir)
+    shutil.copytree(SOURCE_DIR.parent / "runbooks", out / "runbooks", dirs_exist_ok=True)
+    if bytecode:
+        compile_bytecode(out)
+    return out
+
+
 @jsii.implements(ILocalBundling)
 class LocalPythonBundler:
     """Installs `requirements` for the Lambda platform and copies the `watchkeeper` package next to them."""
@@ -95,12 +135,5 @@ class LocalPythonBundler:
         self.requirements = list(requirements)
 
     def try_bundle(self, output_dir: str, *args, **kwargs) -> bool:
-        out = Path(output_dir)
-        shutil.copytree(installed_dependencies(self.requirements), out, dirs_exist_ok=True)
-        shutil.copytree(
-            SOURCE_DIR / PACKAGE, out / PACKAGE, dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
-        )
-        # runbooks are data the functions load at start (watchkeeper.domain.runbooks.default_dir)
-        shutil.copytree(SOURCE_DIR.parent / "runbooks", out / "runbooks", dirs_exist_ok=True)
+        build_asset(Path(output_dir), self.requirements)
         return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +19,48 @@ CDK_JSON = REPO_ROOT / "cdk.json"
 
 class ConfigError(ValueError):
     """The selected account's configuration is missing or invalid."""
+
+
+EMULATOR_ACCOUNT_ID = "123456789012"       # moto's (and the AWS docs') account: the local and test entries
+CURRENT_MODEL_EXAMPLE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+# Bedrock model versions past their end of life on Amazon Bedrock (model lifecycle page, checked 2026-11):
+# calls to them fail with "The provided model identifier is invalid". Extend as models retire.
+RETIRED_MODELS = {
+    "anthropic.claude-v2": date(2025, 7, 21),
+    "anthropic.claude-v2:1": date(2025, 7, 21),
+    "anthropic.claude-instant-v1": date(2025, 7, 21),
+    "anthropic.claude-3-sonnet-20240229-v1:0": date(2025, 7, 21),
+    "anthropic.claude-3-5-sonnet-20240620-v1:0": date(2025, 10, 22),
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": date(2025, 10, 22),
+    "anthropic.claude-3-opus-20240229-v1:0": date(2026, 1, 15),
+    "anthropic.claude-3-7-sonnet-20250219-v1:0": date(2026, 4, 28),
+}
+_GEO = ("us", "eu", "apac", "us-gov", "jp", "au", "ca", "global")
+_MODEL_ID = re.compile(r"^(?:(?:" + "|".join(re.escape(g) for g in _GEO) + r")\.)?[a-z0-9-]+\.[a-z0-9][a-z0-9.\-]*(?::\d+)?$")
+_PLACEHOLDER_EMAIL = re.compile(r"@(?:[^@]+\.)?(?:example\.(?:com|org|net)|[^@.]+\.(?:example|test|invalid|localhost))$", re.I)
+_PLACEHOLDER_SLACK = re.compile(r"(0123|0456|ABCD|EFGH|XXXX|0000)", re.I)
+
+
+def model_problem(model_id: str, today: date | None = None) -> str | None:
+    """Why a Bedrock model id cannot be used (implausible, or past its end of life), or None."""
+    if model_id.startswith("arn:"):
+        return None if re.match(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{12}?:(inference-profile|application-"
+                                r"inference-profile|provisioned-model|custom-model)/.+$", model_id) else (
+            f"'{model_id}' is not a Bedrock model, inference profile or provisioned model ARN")
+    if not _MODEL_ID.match(model_id):
+        return (f"'{model_id}' is not a Bedrock model id (provider.model-version[:n], optionally with a "
+                f"cross-region prefix such as 'us.'), e.g. {CURRENT_MODEL_EXAMPLE}")
+    base = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in _GEO else model_id
+    retired = RETIRED_MODELS.get(base)
+    if retired and retired <= (today or date.today()):
+        return (f"'{model_id}' reached end of life on Amazon Bedrock on {retired:%Y-%m-%d}: every call would fail; "
+                f"use a current model, e.g. {CURRENT_MODEL_EXAMPLE}")
+    return None
+
+
+def placeholder_approvers(approvers: list[str]) -> list[str]:
+    """Approvers that are documentation examples, not people (example.com addresses, U0123ABCD ids)."""
+    return [a for a in approvers if (_PLACEHOLDER_EMAIL.search(a) if "@" in a else _PLACEHOLDER_SLACK.search(a))]
 
 
 class AccountConfig(BaseModel):
@@ -46,6 +90,27 @@ class AccountConfig(BaseModel):
     guardrails: dict[str, Any] = Field(default_factory=dict, description="Guardrail policy: defaults and per-service")
     change_sources: list[Literal["journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig"]] = Field(
         default_factory=lambda: ["journal"], description="Where Gather evidence looks for recent deploys and config changes")
+
+    @field_validator("bedrock_model_id")
+    @classmethod
+    def _current_model(cls, value: str | None) -> str | None:
+        problem = model_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("config_parameter_paths")
+    @classmethod
+    def _config_paths_exclude_watchkeeper(cls, paths: list[str]) -> list[str]:
+        """Config reverts may write under these paths: never over Watchkeeper's own parameters (the kill
+        switch, the catalog), which live under /watchkeeper/."""
+        for path in paths:
+            if not (path.startswith("/") and path.endswith("/") and len(path) > 1):
+                raise ValueError(f"'{path}' must be a parameter path like '/prod/' (leading and trailing '/', not '/')")
+            if "/watchkeeper/".startswith(path) or path.startswith("/watchkeeper/"):
+                raise ValueError(f"'{path}' covers Watchkeeper's own parameters under /watchkeeper/ (the kill "
+                                 "switch, the catalog): a config revert could write them")
+        return paths
 
     @field_validator("guardrails")
     @classmethod
@@ -81,9 +146,16 @@ def select_account(context_accounts: Any, name: str) -> AccountConfig:
         known = ", ".join(sorted(context_accounts))
         raise ConfigError(f"unknown account '{name}': cdk.json context 'accounts' defines {known}")
     try:
-        return AccountConfig.model_validate(context_accounts[name])
+        config = AccountConfig.model_validate(context_accounts[name])
     except ValidationError as error:
         raise ConfigError(f"invalid config for account '{name}' in cdk.json context 'accounts': {_describe(error)}") from None
+    placeholders = placeholder_approvers(config.approvers)
+    if placeholders and config.account_id != EMULATOR_ACCOUNT_ID:
+        raise ConfigError(
+            f"invalid config for account '{name}' in cdk.json context 'accounts': field 'approvers': "
+            f"{', '.join(placeholders)} {'is a placeholder' if len(placeholders) == 1 else 'are placeholders'}; "
+            "name the real people (email addresses, Slack user ids) who may approve writes in this account")
+    return config
 
 
 def load_catalog(config: AccountConfig) -> Catalog:

@@ -46,6 +46,7 @@ class WatchkeeperStack(cdk.Stack):
             "GUARDRAILS": json.dumps(config.guardrails, sort_keys=True, separators=(",", ":")),
             "POWERTOOLS_SERVICE_NAME": "watchkeeper",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",    # no entry-point scan at import: a cold-start cost
         })
         request_approval = approvals.add_request_function(factory, storage)
         workflow = Workflow(self, "Workflow", config=config, catalog=catalog, factory=factory, storage=storage,

@@ -1,39 +1,30 @@
-"""The composition root: settings -> adapters -> services. The only place that wires."""
+"""The composition root: settings -> adapters -> services. The only place that wires.
+
+Adapters and services are imported where they are built: a function's cold start loads only what
+that function uses (the ingest function never loads the executors, Classify never loads Slack).
+"""
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import boto3
-import yaml
 
-from .adapters.change_sources import (
-    AppConfigDeployments, CodeDeployDeployments, CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory,
-    LambdaVersions, SsmParameterHistory,
-)
-from .adapters.changes import ChangeJournal
-from .adapters.cluster_state import KubernetesClusterState
-from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
-from .adapters.dynamodb_audit import DynamoDBAuditLog
-from .adapters.dynamodb_rate_limits import DynamoDBRateLimits, DynamoDBWriteLedger
-from .adapters.dynamodb_state import DynamoDBIncidentStore
-from .adapters.dynamodb_templates import DynamoDBTemplateStates
-from .adapters.executors import (
-    AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
-    PlatformExecutors,
-)
-from .adapters.messaging import S3ReportStore, SnsApprovalNotifier, SnsPager, SsmSettings, StepFunctionsStarter
-from .adapters.slack import SlackNotifier
-from .approvals import ApprovalChannels
-from .domain import runbooks as runbook_engine
-from .domain.evidence import EvidenceGatherer
-from .domain.guardrails import GuardrailConfig
-from .domain.ingest import Ingestor
-from .models import ServiceCatalog
-from .ports import ChangeSource
 from .settings import Settings, settings as env_settings
-from .steps import Steps
+
+if TYPE_CHECKING:
+    from .adapters.dynamodb_audit import DynamoDBAuditLog
+    from .adapters.dynamodb_state import DynamoDBIncidentStore
+    from .adapters.executors import PlatformExecutors
+    from .adapters.messaging import SsmSettings
+    from .adapters.slack import SlackNotifier
+    from .approvals import ApprovalChannels
+    from .domain.guardrails import GuardrailConfig
+    from .domain.ingest import Ingestor
+    from .models import ServiceCatalog
+    from .ports import ChangeSource
+    from .steps import Steps
 
 
 def load_catalog(document: str | None) -> ServiceCatalog:
@@ -57,6 +48,7 @@ class Container:
 
     @property
     def ssm(self) -> SsmSettings:
+        from .adapters.messaging import SsmSettings
         return SsmSettings(self.cfg.catalog_parameter, self.cfg.kill_switch_parameter, self.client("ssm"))
 
     @property
@@ -66,14 +58,18 @@ class Container:
         return self._catalog
 
     def store(self) -> DynamoDBIncidentStore:
+        from .adapters.dynamodb_state import DynamoDBIncidentStore
         return DynamoDBIncidentStore(self.cfg.state_table, self.client("dynamodb"))
 
     def audit(self) -> DynamoDBAuditLog:
+        from .adapters.dynamodb_audit import DynamoDBAuditLog
         return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
 
     def ingestor(self) -> Ingestor:
         """Built once per container: its service resolver (catalog index and name cache) serves every batch."""
         if not hasattr(self, "_ingestor"):
+            from .adapters.messaging import StepFunctionsStarter
+            from .domain.ingest import Ingestor
             self._ingestor = Ingestor(
                 self.store(), StepFunctionsStarter(self.cfg.state_machine_arn, self.client("stepfunctions")),
                 self.catalog, settle_seconds=self.cfg.settle_seconds, start_executions=self.cfg.start_executions)
@@ -81,6 +77,7 @@ class Container:
 
     def guardrails(self) -> GuardrailConfig:
         """The account's guardrail policy: GUARDRAILS (env JSON), else GUARDRAILS_PARAMETER (SSM), else defaults."""
+        from .domain.guardrails import GuardrailConfig
         document = self.cfg.guardrails
         if not document and self.cfg.guardrails_parameter:
             document = self.client("ssm").get_parameter(Name=self.cfg.guardrails_parameter)["Parameter"]["Value"]
@@ -113,6 +110,7 @@ class Container:
 
     def slack(self) -> SlackNotifier:
         """Slack through slack_sdk's WebClient; with no bot token (locally) a notifier that only logs."""
+        from .adapters.slack import SlackNotifier
         token = self.webhook_secrets().get("slack_bot_token", "")
         client = None
         if token and self.cfg.slack_channel:
@@ -121,10 +119,17 @@ class Container:
         return SlackNotifier(client, self.cfg.slack_channel)
 
     def approval_channels(self) -> ApprovalChannels:
+        from .adapters.messaging import SnsApprovalNotifier
+        from .approvals import ApprovalChannels
         email = SnsApprovalNotifier(self.cfg.approval_topic_arn, self.client("sns")) if self.cfg.approval_topic_arn else None
         return ApprovalChannels(email=email, slack=self.slack())
 
     def executor(self) -> PlatformExecutors:
+        from .adapters.changes import ChangeJournal
+        from .adapters.executors import (
+            AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
+            PlatformExecutors,
+        )
         journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
 
         def lookup(change_id: str):
@@ -150,6 +155,11 @@ class Container:
 
     def change_source(self) -> ChangeSource:
         """The journal, plus the platforms named in CHANGE_SOURCES, merged (the journal wins a tie)."""
+        from .adapters.change_sources import (
+            AppConfigDeployments, CodeDeployDeployments, CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory,
+            LambdaVersions, SsmParameterHistory,
+        )
+        from .adapters.changes import ChangeJournal
         journal = ChangeJournal(self.cfg.state_table, self.client("dynamodb"))
         named = [n for n in dict.fromkeys(self.cfg.change_sources) if n != "journal"]
         if not named:
@@ -165,13 +175,21 @@ class Container:
         return CompositeChangeSource([journal, *(build[n]() for n in named)])
 
     def steps(self) -> Steps:
+        from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
+        from .adapters.cluster_state import KubernetesClusterState
+        from .adapters.dynamodb_rate_limits import DynamoDBRateLimits, DynamoDBWriteLedger
+        from .adapters.dynamodb_templates import DynamoDBTemplateStates
+        from .adapters.messaging import S3ReportStore, SnsPager
+        from .domain import runbooks as runbook_engine
+        from .domain.evidence import EvidenceGatherer
+        from .steps import Steps
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
         gatherer = EvidenceGatherer(self.catalog, CloudWatchLogSource(self.client("logs"), large_groups=self.cfg.large_log_groups), metrics,
                                     self.change_source(),
                                     cluster=KubernetesClusterState(self.kubernetes_for),
                                     templates=DynamoDBTemplateStates(self.cfg.state_table, dynamodb)
-                                    if self.cfg.state_table else None)
+                                    if self.cfg.state_table else None, memory=self.memory())
         refiner = None
         if self.cfg.bedrock_model_id:
             from .adapters.bedrock import BedrockAnalyzer
@@ -196,7 +214,13 @@ class Container:
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
             ledger=DynamoDBWriteLedger(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            memory=self.memory(),
         )
+
+    def memory(self) -> Any:
+        """The account's incident memory (MEMORY# items on the state table), or None without a table."""
+        from .adapters.dynamodb_memory import DynamoDBIncidentMemory
+        return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
 
 
 class _Lazy:

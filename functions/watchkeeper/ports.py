@@ -98,6 +98,23 @@ class TemplateStateStore(Protocol):
         ...
 
 
+class IncidentMemory(Protocol):
+    """Handled incidents per account (the state table of that account), by service."""
+
+    def recall(self, service: str, limit: int = 50) -> list[Any]:
+        """The service's past incidents (`PastIncident`), newest first."""
+        ...
+
+    def remember(self, past: Any) -> None:
+        """Record (or update) one handled incident; a correction already recorded is kept."""
+        ...
+
+    def correct(self, service: str, incident_id: str, root_cause: str, culprit: str | None, by: str,
+                reason: str = "") -> None:
+        """An approver's correction of the root cause."""
+        ...
+
+
 class ClusterStateSource(Protocol):
     """A workload's live state (pods, restarts, termination reasons), for evidence only."""
 

@@ -22,8 +22,8 @@ from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolic
 from .domain.pinning import drift, outcome
 from .domain.report import render_markdown, timeline, timeline_svg
 from .models import (
-    Action, ActionResult, ApprovalDecision, Escalation, Evidence, ExecutionResult, Incident, Pin, RemediationPlan,
-    ReportRef, RootCause, ServiceCatalog, Verification,
+    Action, ActionResult, ApprovalDecision, ApproverDecision, Escalation, Evidence, ExecutionResult, Incident,
+    PastIncident, Pin, RemediationPlan, ReportRef, RootCause, ServiceCatalog, Verification,
 )
 from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, OutcomeUnknown, Pager, ReportStore, TransientError
 
@@ -71,6 +71,7 @@ class Steps:
     rate_limits: Any = None                     # RateLimits (DynamoDB on the state table); None: per-execution only
     clock: Any = None                           # () -> aware datetime; tests pin it
     ledger: Any = None                          # WriteLedger (DynamoDB on the state table); None: in this process only
+    memory: Any = None                          # IncidentMemory (MEMORY# items on the state table); None: no memory
 
     def __post_init__(self) -> None:
         if self.ledger is None:
@@ -120,6 +121,7 @@ class Steps:
 
     # --- Plan remediation -------------------------------------------------------------
     def plan(self, incident: Incident, cause: RootCause, evidence: Evidence | None = None) -> RemediationPlan:
+        incident = _about_the_culprit(incident, cause, evidence)
         service = self.catalog.get(incident.service)
         policy = self.policy_for(incident.service)
         facts = runbook_engine.facts_of(cause, incident, evidence)
@@ -599,8 +601,43 @@ class Steps:
         markdown = render_markdown(incident, evidence, cause, plan, outcome, trail, "timeline.svg")
         uri = self.reports.put(f"reports/{incident.id}/report.md", markdown.encode(), "text/markdown")
         ref = ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+        self._remember(state, incident, evidence, cause, plan, outcome)
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
         return ref
+
+    def _remember(self, state: dict[str, Any], incident: Incident, evidence: Evidence | None, cause: RootCause | None,
+                  plan: RemediationPlan | None, outcome: dict[str, Any]) -> None:
+        if self.memory is None:
+            return
+        try:
+            self.memory.remember(_remember_past(state, incident, evidence, cause, plan, outcome))
+        except Exception as exc:  # the report is what matters now; memory is for the next incident
+            logging.getLogger(__name__).warning("could not remember %s: %s", incident.id, exc)
+
+
+def _about_the_culprit(incident: Incident, cause: RootCause, evidence: Evidence | None) -> Incident:
+    """A bad change deep in a dependency chain is undone where it was made: plan on the changed service."""
+    if cause.kind not in ("bad_deploy", "config_change") or evidence is None:
+        return incident
+    change = next((c for c in evidence.changes if c.id == cause.culprit), None)
+    if change is None or change.service == incident.service:
+        return incident
+    return incident.model_copy(update={"service": change.service, "service_info": None})
+
+
+def _remember_past(state: dict[str, Any], incident: Incident, evidence: Evidence | None, cause: RootCause | None,
+                   plan: RemediationPlan | None, outcome: dict[str, Any]) -> PastIncident:
+    """The incident as the next similar one should see it: fingerprint, cause, actions, outcome, decisions."""
+    approval = state.get("approval") or {}
+    ran = [r.get("type") for r in outcome.get("results", []) if r.get("status") in ("executed", "planned")]
+    writes = [a.type for a in plan.actions if a.is_write] if plan else []
+    decisions = [ApproverDecision(approved=bool(approval.get("approved")), by=approval.get("decided_by") or None,
+                                  at=approval.get("decided_at"), reason=approval.get("reason") or "")] if approval else []
+    return PastIncident(incident_id=incident.id, service=incident.service, opened_at=incident.opened_at,
+                        fingerprint=evidence.fingerprint if evidence else [],
+                        root_cause=cause.kind if cause else "unknown", culprit=cause.culprit if cause else None,
+                        confidence=cause.confidence if cause else 0.0, actions=[a for a in ran if a] or writes,
+                        outcome=outcome["status"], decisions=decisions)
 
 
 def metric_recovery(source: Any, incident: Incident, evidence: Evidence) -> list[tuple[str, bool, str]]:

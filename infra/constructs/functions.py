@@ -21,6 +21,7 @@ class FunctionSpec:
     actions_asset: bool = False
     environment: dict[str, str] = field(default_factory=dict)
     reserved_concurrent_executions: int | None = None
+    xray_subsegments: bool = False      # load the X-Ray SDK for subsegments of the function's outside calls
 
 
 def code_asset(requirements: list[str], bundle: str) -> lambda_.Code:
@@ -73,8 +74,11 @@ class WatchkeeperFunction(Construct):
             timeout=spec.timeout,
             reserved_concurrent_executions=spec.reserved_concurrent_executions,
             dead_letter_queue=self.dead_letter_queue,
-            environment={**environment, **spec.environment},
+            environment={**environment, **spec.environment,
+                         **({"WATCHKEEPER_XRAY_SUBSEGMENTS": "true"} if spec.xray_subsegments else {})},
         )
+        # which code asset the function ships (benchmarks/cold_start.py imports each handler from it)
+        self.function.node.default_child.add_metadata("watchkeeper:asset", "actions" if spec.actions_asset else "common")
         acknowledge(
             self.role, "AwsSolutions-IAM5",
             "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions (active tracing).",

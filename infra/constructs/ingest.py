@@ -93,6 +93,16 @@ class Ingest(Construct):
             ),
             targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1))],
         )
+        # GuardDuty and Security Hub findings: every one is a security signal (security triage, no writes)
+        self.findings_rule = events.Rule(
+            self, "SecurityFindingsRule",
+            description="GuardDuty findings and Security Hub findings (new or updated) into the alert queue",
+            event_pattern=events.EventPattern(
+                source=["aws.guardduty", "aws.securityhub"],
+                detail_type=["GuardDuty Finding", "Security Hub Findings - Imported"],
+            ),
+            targets=[targets.SqsQueue(self.alert_queue, retry_attempts=4, max_event_age=Duration.hours(1))],
+        )
         api.add_routes(
             path="/webhooks/{source}", methods=[apigwv2.HttpMethod.POST],
             integration=HttpLambdaIntegration("WebhookIntegration", fn.function),

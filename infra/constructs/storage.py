@@ -6,6 +6,7 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import Duration, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_sns as sns, aws_ssm as ssm
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import AccountConfig, Catalog
@@ -68,12 +69,36 @@ class Storage(Construct):
             string_value=json.dumps(catalog.model_dump(mode="json", exclude_none=True), sort_keys=True),
             tier=ssm.ParameterTier.ADVANCED,
         )
-        self.kill_switch_parameter = ssm.StringParameter(
-            self, "KillSwitchParameter",
-            parameter_name=f"/watchkeeper/{account_name}/kill-switch",
-            description="Set to 'on' to stop Watchkeeper from executing any remediation",
-            string_value="off",
+        self.kill_switch_parameter = self._kill_switch(f"/watchkeeper/{account_name}/kill-switch")
+
+    def _kill_switch(self, name: str) -> ssm.IStringParameter:
+        """The kill switch is created once, `off`, and never written by a deploy again.
+
+        A CloudFormation parameter resource would set its value on every update that touches it,
+        switching a tripped kill switch back off; so a custom resource creates it only if it does
+        not exist (an operator may have created it first, `on`) and the stack only reads it."""
+        arn = cdk.Stack.of(self).format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+        cr.AwsCustomResource(
+            self, "KillSwitchCreatedOnce",
+            on_create=cr.AwsSdkCall(
+                service="SSM", action="putParameter",
+                parameters={"Name": name, "Value": "off", "Type": "String", "Overwrite": False,
+                            "Description": "Set to 'on' to stop Watchkeeper from executing any remediation; "
+                                           "anything but exactly 'off' stops it too"},
+                physical_resource_id=cr.PhysicalResourceId.of(name),
+                ignore_error_codes_matching="ParameterAlreadyExists"),
+            on_delete=cr.AwsSdkCall(service="SSM", action="deleteParameter", parameters={"Name": name},
+                                    ignore_error_codes_matching="ParameterNotFound"),
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
+                actions=["ssm:PutParameter", "ssm:DeleteParameter"], resources=[arn])]),
+            install_latest_aws_sdk=False,
         )
+        # the provider function is a stack-level singleton of aws-cdk-lib
+        acknowledge(cdk.Stack.of(self), "AwsSolutions-IAM4",
+                    "The custom-resource provider that creates the kill switch once uses the basic Lambda execution "
+                    "role for its own logs only; it runs at deploy time, never during an incident.",
+                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+        return ssm.StringParameter.from_string_parameter_name(self, "KillSwitchParameter", name)
 
     def _table(self, id: str, partition_key: str, sort_key: str) -> dynamodb.Table:
         return dynamodb.Table(

@@ -1,4 +1,4 @@
-"""The incident workflow `Watchkeeper-Incident`: the steps a human responder would take, in order."""
+"""The incident workflow `Watchkeeper-<account>-Incident`: the steps a human responder would take, in order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from infra.constructs.functions import FunctionFactory, FunctionSpec, Watchkeepe
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge, arn_of
 
-STATE_MACHINE_NAME = "Watchkeeper-Incident"
 TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -47,6 +46,7 @@ class Workflow(Construct):
         storage.grant_state_write(self.classify.role)
         self.gather = fn("GatherEvidence", FunctionSpec(
             handler="watchkeeper.handlers.gather.handler", memory_size=1024, timeout=Duration.seconds(90),
+            xray_subsegments=True,
             actions_asset=True,   # reads pods' restarts and termination reasons with the kubernetes client
             description="Gather evidence: logs, metrics and recent changes of the affected services"))
         self._grant_gather(catalog)
@@ -59,6 +59,7 @@ class Workflow(Construct):
                 actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
         self.diagnose = fn("Diagnose", FunctionSpec(
             handler="watchkeeper.handlers.diagnose.handler", memory_size=512, timeout=Duration.seconds(120),
+            xray_subsegments=True,
             description="Diagnose: rank root-cause hypotheses from the evidence"))
         self._grant_bedrock()
         self.plan = fn("PlanRemediation", FunctionSpec(
@@ -66,12 +67,14 @@ class Workflow(Construct):
             description="Plan remediation: select a runbook and apply the guardrails"))
         self.execute = fn("ExecuteActions", FunctionSpec(
             handler="watchkeeper.handlers.execute.handler", memory_size=512, timeout=Duration.seconds(300),
+            xray_subsegments=True,
             actions_asset=True, reserved_concurrent_executions=config.reserved_concurrency,
             description="Execute actions: run the approved runbook steps (unless the kill switch is on)"))
         storage.grant_state_write(self.execute.role)      # rate limits and the write lock (RATE#/LOCK# items)
         self._grant_execute(self.execute, catalog)
         self.verify = fn("VerifyRecovery", FunctionSpec(
             handler="watchkeeper.handlers.verify.handler", timeout=Duration.seconds(300), actions_asset=True,
+            xray_subsegments=True,
             description="Verify recovery: check the alarms and metrics that opened the incident",
             environment={"VERIFY_WAIT_SECONDS": str(config.verify_wait_seconds),
                          "VERIFY_MAX_ATTEMPTS": str(config.verify_max_attempts)}))
@@ -82,7 +85,7 @@ class Workflow(Construct):
         self.report = fn("WriteReport", FunctionSpec(
             handler="watchkeeper.handlers.report.handler", memory_size=512, timeout=Duration.seconds(60),
             description="Write report: the incident timeline, diagnosis and actions, to S3"))
-        storage.grant_state_write(self.report.role)       # the incident's final status
+        storage.grant_state_write(self.report.role)       # the incident's final status and its memory (MEMORY#<service>)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",
@@ -209,7 +212,8 @@ class Workflow(Construct):
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
         machine = sfn.StateMachine(
             self, "StateMachine",
-            state_machine_name=STATE_MACHINE_NAME,
+            # named after the stack (Watchkeeper-<account>): several stacks can share an account and region
+            state_machine_name=f"{cdk.Stack.of(self).stack_name}-Incident",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(start),
             tracing_enabled=True,

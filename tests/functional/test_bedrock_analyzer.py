@@ -425,3 +425,45 @@ def test_a_default_client_is_built_only_when_none_is_given():
 
     assert analyzer._client.meta.service_model.service_name == "bedrock-runtime"
     assert analyzer._client.meta.config.read_timeout == 12
+
+
+# --- the abstention and margin rules hold after the model's answer --------------------------
+def _abstained(incident: Incident, evidence: Evidence, *scores: tuple[str, str | None, float]) -> RootCause:
+    return RootCause(kind="unknown", culprit=None, confidence=0.3, summary="two causes tie", evidence=["ev-2"],
+                     hypotheses=[Hypothesis(kind=k, culprit=c, score=s, evidence=["ev-2"]) for k, c, s in scores])
+
+
+def test_a_model_never_turns_an_abstention_into_a_write(stubbed, incident, evidence):
+    """The analyzer abstained on a tie; the model picking one side of it changes nothing."""
+    client, stubber, _ = stubbed
+    tied = _abstained(incident, evidence, ("bad_deploy", "chg-101", 0.7), ("traffic_surge", None, 0.66))
+    stubber.add_response("converse", converse_response(answer("bad_deploy", "chg-101", 0.99)), expected_params=None)
+
+    result = BedrockAnalyzer(MODEL, client).analyze(incident, evidence, tied)
+
+    assert (result.kind, result.culprit) == ("unknown", None)
+    assert result.model_usage.get("fallback") == 1
+
+
+def test_a_model_cannot_promote_a_weak_hypothesis(stubbed, incident, evidence):
+    client, stubber, _ = stubbed
+    weak = _abstained(incident, evidence, ("traffic_surge", None, 0.3))
+    claims = [{"text": "traffic rose", "evidence_ids": ["ev-4"]}]
+    stubber.add_response("converse", converse_response(answer("traffic_surge", None, 0.95, claims)),
+                         expected_params=None)
+
+    assert BedrockAnalyzer(MODEL, client).analyze(incident, evidence, weak).kind == "unknown"
+
+
+def test_a_model_may_move_an_abstention_towards_a_human(stubbed, incident, evidence):
+    """Naming a supported failing dependency pages a human: the safe direction is allowed."""
+    client, stubber, _ = stubbed
+    tied = _abstained(incident, evidence, ("bad_deploy", "chg-101", 0.6), ("dependency_failure", "payments-api", 0.58))
+    claims = [{"text": "payments-api calls time out", "evidence_ids": ["ev-5", "ev-6"]}]
+    stubber.add_response("converse", converse_response(answer("dependency_failure", "payments-api", 0.9, claims)),
+                         expected_params=None)
+
+    result = BedrockAnalyzer(MODEL, client).analyze(incident, evidence, tied)
+
+    assert (result.kind, result.culprit) == ("dependency_failure", "payments-api")
+    assert result.confidence <= 0.3

@@ -46,6 +46,12 @@ def _of_type(raw: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in raw["Resources"].items() if v["Type"] == type_}
 
 
+def _watchkeeper_functions(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stack's own functions (not aws-cdk-lib's deploy-time custom-resource providers)."""
+    return {k: v for k, v in _of_type(raw, "AWS::Lambda::Function").items()
+            if v["Properties"]["Handler"].startswith("watchkeeper.")}
+
+
 def _function_id(raw: dict[str, Any], handler: str) -> str:
     (found,) = [k for k, v in _of_type(raw, "AWS::Lambda::Function").items()
                 if v["Properties"]["Handler"] == f"watchkeeper.handlers.{handler}.handler"]
@@ -101,7 +107,7 @@ def test_state_names_read_like_a_runbook(raw):
 
 def test_machine_is_named_standard_traced_and_logged(template):
     template.has_resource_properties("AWS::StepFunctions::StateMachine", {
-        "StateMachineName": "Watchkeeper-Incident",
+        "StateMachineName": "Watchkeeper-local-Incident",
         "StateMachineType": "STANDARD",
         "TracingConfiguration": {"Enabled": True},
         "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": False}),
@@ -165,6 +171,17 @@ def test_alarm_rule_matches_alarm_and_ok_state_changes_and_feeds_the_alert_queue
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
             "detail": Match.object_like({"state": {"value": ["ALARM", "OK"]}}),
+        }),
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_alert_queue(raw), "Arn"]}})],
+    })
+
+
+def test_guardduty_and_security_hub_findings_feed_the_alert_queue(raw, template):
+    """Findings reach ingest through EventBridge in a deployed account, like alarm state changes."""
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": Match.object_like({
+            "source": ["aws.guardduty", "aws.securityhub"],
+            "detail-type": ["GuardDuty Finding", "Security Hub Findings - Imported"],
         }),
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_alert_queue(raw), "Arn"]}})],
     })
@@ -251,9 +268,7 @@ def test_audit_trail_is_append_only(raw):
     assert {"execute", "report", "escalate"} <= writers
 
 
-def test_kill_switch_parameter_starts_off(template):
-    template.has_resource_properties("AWS::SSM::Parameter", {
-        "Name": "/watchkeeper/local/kill-switch", "Value": "off"})
+def test_catalog_parameter_is_advanced(template):
     template.has_resource_properties("AWS::SSM::Parameter", {
         "Name": "/watchkeeper/local/catalog", "Tier": "Advanced"})
 
@@ -262,7 +277,7 @@ def test_kill_switch_parameter_starts_off(template):
 
 
 def test_each_function_has_its_own_role_tracing_dlq_and_log_group(raw):
-    functions = _of_type(raw, "AWS::Lambda::Function")
+    functions = _watchkeeper_functions(raw)
     assert len(functions) == 11
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
@@ -290,7 +305,7 @@ def test_every_queue_refuses_plain_http(raw):
 
 def test_only_the_functions_that_touch_clusters_ship_the_kubernetes_asset(raw):
     """Execute actions writes; Verify recovery reverts; Gather evidence reads pods."""
-    functions = _of_type(raw, "AWS::Lambda::Function")
+    functions = _watchkeeper_functions(raw)
     execute, verify, gather = (_function_id(raw, h) for h in ("execute", "verify", "gather"))
     keys = {k: f["Properties"]["Code"]["S3Key"] for k, f in functions.items()}
     assert len(set(keys.values())) == 2
@@ -342,15 +357,16 @@ def test_cli_reports_a_bad_account_without_a_traceback(capsys):
 
 def test_prod_scopes_bedrock_to_the_configured_inference_profile():
     accounts = load_cdk_json_context()["accounts"]
-    profile = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    profile = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     raw = synth_template_with({"account": "prod", "accounts": {
-        **accounts, "prod": {**accounts["prod"], "bedrock_model_id": profile}}})
+        **accounts, "prod": {**accounts["prod"], "bedrock_model_id": profile,
+                             "approvers": ["dana@acme-corp.io", "U07B2KX9QJF"]}}})
     statements = _statements(raw, _function_id(raw, "diagnose"))
     invoke = [s for s in statements if "bedrock:InvokeModel" in s["Action"]]
     assert len(invoke) == 1
     rendered = json.dumps(invoke[0]["Resource"])
     assert f"inference-profile/{profile}" in rendered
-    assert "foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0" in rendered
+    assert "foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0" in rendered
     for other in ("classify", "gather", "plan", "execute", "report"):
         assert not any("bedrock:InvokeModel" in s["Action"] for s in _statements(raw, _function_id(raw, other)))
     env = raw["Resources"][_function_id(raw, "diagnose")]["Properties"]["Environment"]["Variables"]

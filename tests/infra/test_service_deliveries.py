@@ -59,3 +59,31 @@ def test_every_queue_subscription_and_rule_target_can_deliver(stack):
         why = check_delivery(policies, service, "sqs:SendMessage", queue, LOCAL_ACCOUNT, keys["queues"].get(queue),
                              ("kms:GenerateDataKey", "kms:Decrypt"), source_arn=source)
         assert why is None, f"{service} cannot deliver from {source} to {queue}: {why}"
+
+
+def test_each_queue_poller_may_receive_and_delete_its_messages(stack):
+    """Lambda polls an event source queue with the function's own role."""
+    from watchkeeper.local.iam import Access
+
+    template, resolver, policies, keys = stack
+    mappings = _of_type(template, "AWS::Lambda::EventSourceMapping")
+    assert mappings
+    for lid, mapping in mappings.items():
+        queue = resolver.resolve(mapping["Properties"]["EventSourceArn"])
+        function = mapping["Properties"]["FunctionName"]["Ref"]
+        principal = policies.principals[function]
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+            why = policies.decide(principal, Access(action, queue, kms_key=keys["queues"].get(queue),
+                                                    kms_actions=("kms:Decrypt",)), {"aws:SecureTransport": "true"})
+            assert why is None, f"{function} cannot {action} on {queue}: {why}"
+
+
+def test_every_http_route_may_invoke_its_function(stack):
+    template, resolver, _, _ = stack
+    permitted = {resolver.resolve(p["Properties"]["FunctionName"])
+                 for p in _of_type(template, "AWS::Lambda::Permission").values()
+                 if p["Properties"]["Principal"] == "apigateway.amazonaws.com"}
+    integrations = _of_type(template, "AWS::ApiGatewayV2::Integration")
+    assert integrations
+    for lid, integration in integrations.items():
+        assert resolver.resolve(integration["Properties"]["IntegrationUri"]) in permitted, lid

@@ -1436,6 +1436,666 @@ def wallet_deploy_breaks_client():
           {"wallet-api.log": ("/ecs/fintech/wallet-api", log), "card-processor.log": ("/ecs/fintech/card-processor", cp)})
 
 
+
+# ==========================================================================================
+# The harder set: one complication per bundle (chains, decoy changes, recurring errors, missing
+# data, concurrent incidents, attacks that bring traffic, slow leaks beside a neighbour's deploy)
+# ==========================================================================================
+def guardduty_finding(rng: Rng, account: str, at: datetime, finding_type: str, title: str, description: str,
+                      severity: float, resource: dict, finding_id: str | None = None, count: int = 1) -> dict:
+    fid = finding_id or rng.hexid(32)
+    return {"source": "guardduty", "received_at": iso(at + timedelta(seconds=5)), "payload": {
+        "version": "0", "id": rng.uid(), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+        "account": account, "time": iso(at), "region": "us-east-1", "resources": [],
+        "detail": {"schemaVersion": "2.0", "accountId": account, "region": "us-east-1", "partition": "aws",
+                   "id": fid, "arn": f"arn:aws:guardduty:us-east-1:{account}:detector/{rng.hexid(8)}/finding/{fid}",
+                   "type": finding_type, "resource": resource,
+                   "service": {"serviceName": "guardduty", "archived": False, "count": count,
+                               "eventFirstSeen": iso(at - timedelta(minutes=9)), "eventLastSeen": iso(at)},
+                   "severity": severity, "createdAt": iso(at - timedelta(minutes=8)), "updatedAt": iso(at),
+                   "title": title, "description": description}}}
+
+
+def level_metric(rng: Rng, now: datetime, service: str, namespace: str, name: str, unit: str, shape, noise=0.05,
+                 digits=2) -> dict:
+    return {"service": service, "namespace": namespace, "name": name, "unit": unit,
+            "points": series(rng, now, shape, noise=noise, digits=digits)}
+
+
+@scenario
+def mesh_chain_db_exhausted():
+    """edge -> booking -> seatmap-db: the database runs out of connections; every hop alerts, errors name the hop below."""
+    rng = Rng(2101)
+    now = parse("2026-10-08T13:05:00Z")
+    acct = "481516234200"
+    onset = now - timedelta(minutes=12)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("edge-gateway", "api", "eks", "/eks/travel/edge-gateway", ["booking-svc"], namespace="travel",
+            workload="edge-gateway", cluster="travel-eks"),
+        svc("booking-svc", "api", "ecs", "/ecs/travel/booking-svc", ["seatmap-db"], workload="booking-svc",
+            cluster="travel"),
+        svc("seatmap-db", "database", "rds", "/aws/rds/instance/seatmap-db/postgresql", [], workload="seatmap-db"),
+        svc("loyalty-api", "api", "ecs", "/ecs/travel/loyalty-api", [], workload="loyalty-api", cluster="travel"),
+    ]
+    edge = Log(rng)
+    access_noise(rng, edge, start, now, "nginx", ["/v1/trips/{id}", "/v1/seats/{id}"], gap=5)
+    edge.every(onset + timedelta(minutes=1), now, 6, lambda t: lf("error", "upstream booking-svc answered 503",
+                                                                  route="/v1/seats/hold", attempt=rng.randint(1, 3)))
+    bk = Log(rng)
+    access_noise(rng, bk, start, now, "spring", ["/holds/{id}", "/bookings/{id}"], gap=7)
+    bk.every(onset + timedelta(seconds=30), now, 5, lambda t: spring(
+        t, "ERROR", f"pool-{rng.randint(1, 9)}", "c.t.b.repo.SeatRepository",
+        f"query against seatmap-db timed out after {rng.randint(5000, 5100)} ms (HikariPool-1 - Connection is not available)"))
+    db = Log(rng)
+    db.every(start, now, 90, lambda t: pg(t, rng, "LOG", f"checkpoint complete: wrote {rng.randint(100, 900)} buffers"))
+    db.every(onset, now, 4, lambda t: pg(t, rng, "FATAL", "remaining connection slots are reserved for non-replication superuser connections"))
+    db.every(onset, now, 15, lambda t: pg(t, rng, "ERROR", "canceling statement due to statement timeout"))
+    metrics = [
+        level_metric(rng, now, "edge-gateway", "Travel/Edge", "Http5xxCount", "Count", step_at(onset + timedelta(minutes=1), 1, 40), 0.15, 0),
+        level_metric(rng, now, "edge-gateway", "Travel/Edge", "RequestCount", "Count", flat(5200), 0.04, 0),
+        level_metric(rng, now, "booking-svc", "Travel/Booking", "HoldLatencyP99", "Milliseconds", step_at(onset, 180, 5100), 0.05),
+        level_metric(rng, now, "booking-svc", "AWS/ECS", "CPUUtilization", "Percent", flat(30), 0.06),
+        level_metric(rng, now, "seatmap-db", "AWS/RDS", "DatabaseConnections", "Count", step_at(onset - timedelta(minutes=1), 140, 498, 3), 0.02, 0),
+        level_metric(rng, now, "seatmap-db", "AWS/RDS", "CPUUtilization", "Percent", step_at(onset, 35, 92), 0.04),
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "edge-gateway-5xx", "edge 5xx above 20/min", "Travel/Edge", "Http5xxCount",
+               {"Service": "edge-gateway"}, 41, 20),
+        grafana(rng, now + timedelta(minutes=1), "BookingHoldLatencyHigh", {"service": "booking-svc", "severity": "critical"},
+                "booking-svc hold latency p99 above 2s", "p99 5.1s", 5100),
+        cw_event(rng, acct, now + timedelta(minutes=2), "seatmap-db-connections", "DB connections near max_connections",
+                 "AWS/RDS", "DatabaseConnections", {"DBInstanceIdentifier": "seatmap-db"}, 498, 450),
+        cw_sns(rng, acct, now + timedelta(minutes=6), "edge-gateway-5xx", "edge 5xx above 20/min", "Travel/Edge",
+               "Http5xxCount", {"Service": "edge-gateway"}, 44, 20),
+    ]
+    changes = [
+        change("deploy-edge-gateway-77", "deploy", "edge-gateway", now - timedelta(hours=3, minutes=20), "kubernetes",
+               "hal", "Header normalisation", 77, 76, "7e7e7e7"),
+        change("ecs-loyalty-api-td-19", "deploy", "loyalty-api", now - timedelta(minutes=16), "ecs", "una",
+               "Task definition loyalty-api:19", 19, 18, "9a9a9a9"),
+    ]
+    write({"name": "mesh-chain-db-exhausted", "description": "Connections of the seat map database are exhausted; booking-svc times out on it and the edge returns 503. Culprit two hops down.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "edge-gateway", "alerts": 4, "category": "availability",
+                                       "root_cause": "dependency_failure", "culprit": "seatmap-db",
+                                       "remediation": "page_human", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"edge.log": ("/eks/travel/edge-gateway", edge), "booking.log": ("/ecs/travel/booking-svc", bk),
+           "seatmap.log": ("/aws/rds/instance/seatmap-db/postgresql", db)})
+
+
+@scenario
+def tariff_chain_deep_deploy():
+    """shop-web -> pricing -> rules-engine (Lambda): a new rules-engine version throws; the web's own older deploy is innocent."""
+    rng = Rng(2202)
+    now = parse("2026-04-22T18:40:00Z")
+    acct = "662040118355"
+    deploy_at = now - timedelta(minutes=21)
+    onset = deploy_at + timedelta(minutes=2)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("shop-web", "frontend", "eks", "/eks/retail/shop-web", ["pricing"], namespace="retail", workload="shop-web",
+            cluster="retail-eks"),
+        svc("pricing", "api", "eks", "/eks/retail/pricing", ["rules-engine"], namespace="retail", workload="pricing",
+            cluster="retail-eks"),
+        svc("rules-engine", "worker", "lambda", "/aws/lambda/tariff-rules-engine", [], workload="tariff-rules-engine"),
+    ]
+    web = Log(rng)
+    access_noise(rng, web, start, now, "json", ["/p/{id}", "/cart"], gap=4, err_after=onset + timedelta(minutes=1), err_share=0.2)
+    web.every(onset + timedelta(minutes=1), now, 7, lambda t: j(t, "error", "price lookup via pricing failed",
+                                                                status=502, sku=f"SKU-{rng.randint(10000, 99999)}"))
+    pr = Log(rng)
+    access_noise(rng, pr, start, now, "logfmt", ["/price/{id}"], gap=5)
+    pr.every(onset + timedelta(seconds=40), now, 6, lambda t: lf("error", "rules-engine invocation returned FunctionError",
+                                                                 fn="tariff-rules-engine", request=rng.uid()))
+    rl = Log(rng)
+    rl.every(start, now, 20, lambda t: f"REPORT RequestId: {rng.uid()}\tDuration: {rng.uniform(8, 40):.2f} ms\tBilled Duration: {rng.randint(9, 41)} ms\tMemory Size: 512 MB\tMax Memory Used: {rng.randint(80, 120)} MB")
+    rl.every(onset, now, 6, lambda t: [f"[ERROR] KeyError: 'tier_multiplier'",
+                                       "Traceback (most recent call last):",
+                                       "  File \"/var/task/rules/apply.py\", line 57, in evaluate"])
+    metrics = [
+        level_metric(rng, now, "shop-web", "Retail/Web", "ServerErrors", "Count", step_at(onset + timedelta(minutes=1), 2, 35), 0.15, 0),
+        level_metric(rng, now, "shop-web", "Retail/Web", "PageViews", "Count", flat(9000), 0.04, 0),
+        level_metric(rng, now, "pricing", "Retail/Pricing", "price_errors_total", "Count", step_at(onset, 0.5, 30), 0.15, 0),
+        level_metric(rng, now, "rules-engine", "AWS/Lambda", "Errors", "Count", step_at(onset, 0.2, 60), 0.1, 0),
+        level_metric(rng, now, "rules-engine", "AWS/Lambda", "Invocations", "Count", flat(650), 0.05, 0),
+    ]
+    alerts = [
+        pagerduty(rng, now, "shop-web server errors high", "Shop Web", "shop-web/5xx", "Q7SHOPW01", 812, priority="P1"),
+        grafana(rng, now + timedelta(minutes=1), "PricingErrors", {"service": "pricing", "severity": "high"},
+                "pricing errors climbing", "price_errors_total above 10/min", 30),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "tariff-rules-engine-errors", "Lambda errors of the rules engine",
+               "AWS/Lambda", "Errors", {"FunctionName": "tariff-rules-engine"}, 60, 5),
+    ]
+    changes = [
+        change("deploy-shop-web-512", "deploy", "shop-web", onset - timedelta(minutes=38), "kubernetes", "ari",
+               "New product gallery", 512, 511, "5b5b5b5"),
+        change("lambda-tariff-rules-engine-v48", "deploy", "rules-engine", deploy_at, "lambda", "ci",
+               "Publish version 48 (tier multipliers from config)", 48, 47, "8c8c8c8"),
+    ]
+    write({"name": "tariff-chain-deep-deploy", "description": "Version 48 of the rules engine raises KeyError; pricing fails its calls, the web shows 502s. The web's own deploy 38 minutes earlier is innocent.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "shop-web", "alerts": 3, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "lambda-tariff-rules-engine-v48",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service", "restart_pods"]}]}},
+          {"web.log": ("/eks/retail/shop-web", web), "pricing.log": ("/eks/retail/pricing", pr),
+           "rules.log": ("/aws/lambda/tariff-rules-engine", rl)})
+
+
+@scenario
+def ledger_config_beside_deploy():
+    """A deploy and a config change five minutes apart; the new errors quote the changed setting."""
+    rng = Rng(2303)
+    now = parse("2026-01-19T07:52:00Z")
+    acct = "390011224455"
+    deploy_at = now - timedelta(minutes=24)
+    config_at = now - timedelta(minutes=19)
+    onset = config_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [svc("remit-api", "api", "ecs", "/ecs/pay/remit-api", ["fx-quotes"], workload="remit-api", cluster="pay"),
+                svc("fx-quotes", "api", "ecs", "/ecs/pay/fx-quotes", [], workload="fx-quotes", cluster="pay")]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "json", ["/remittances/{id}", "/remittances"], gap=5, err_after=onset, err_share=0.3)
+    log.every(onset, now, 5, lambda t: j(t, "error", "transfer rejected: amount exceeds remit.limits.max_single_transfer",
+                                         limit=rng.choice([0, 0, 10]), corridor=rng.choice(["EU-IN", "US-MX", "UK-PK"])))
+    log.at(deploy_at + timedelta(seconds=30), j(deploy_at + timedelta(seconds=30), "info", "remit-api started", version="3.14.0"))
+    fx = Log(rng)
+    access_noise(rng, fx, start, now, "json", ["/quotes/{id}"], gap=20)
+    metrics = [
+        level_metric(rng, now, "remit-api", "Pay/Remit", "FailedTransfers", "Count", step_at(onset, 1, 55), 0.12, 0),
+        level_metric(rng, now, "remit-api", "Pay/Remit", "TransferRequests", "Count", flat(400), 0.05, 0),
+        level_metric(rng, now, "remit-api", "AWS/ECS", "CPUUtilization", "Percent", flat(25), 0.06),
+    ]
+    alerts = [
+        cw_event(rng, acct, now, "remit-api-failed-transfers", "Failed transfers above 20/min", "Pay/Remit",
+                 "FailedTransfers", {"ServiceName": "remit-api"}, 55, 20),
+        datadog(rng, now + timedelta(minutes=2), "remit-api error ratio high", "service:remit-api,env:prod",
+                "remit.errors", "avg(last_5m):... > 0.1", "error ratio 30%"),
+    ]
+    changes = [
+        change("ecs-remit-api-td-88", "deploy", "remit-api", deploy_at, "ecs", "kit",
+               "Task definition remit-api:88 (log format tweaks)", 88, 87, "1f1f1f1"),
+        change("ssm-remit-api-limits-12", "config", "remit-api", config_at, "ssm", "lee",
+               "Parameter /remit/prod/remit.limits.max_single_transfer 10000 -> 0 (version 12)", 12, 11),
+    ]
+    write({"name": "ledger-config-beside-deploy", "description": "A parameter set the single-transfer limit to 0; a harmless deploy went out five minutes before it.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "remit-api", "alerts": 2, "category": "availability",
+                                       "root_cause": "config_change", "culprit": "ssm-remit-api-limits-12",
+                                       "remediation": "revert_config", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"remit.log": ("/ecs/pay/remit-api", log), "fx.log": ("/ecs/pay/fx-quotes", fx)})
+
+
+@scenario
+def flags_errors_before_deploy():
+    """A feature flag flips, errors start; a deploy lands six minutes later, closer to the alert: the errors began first."""
+    rng = Rng(2404)
+    now = parse("2026-06-02T21:15:00Z")
+    acct = "118822330099"
+    config_at = now - timedelta(minutes=22)
+    onset = config_at + timedelta(minutes=1)
+    deploy_at = onset + timedelta(minutes=6)
+    start = now - timedelta(hours=3)
+    services = [svc("feed-ranker", "api", "eks", "/eks/social/feed-ranker", [], namespace="social",
+                    workload="feed-ranker", cluster="social-eks")]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "logfmt", ["/rank", "/rank/batch"], gap=4, slow_after=onset, slow_factor=6)
+    log.every(onset, now, 9, lambda t: lf("warn", "ranking fell back to slow path", flag="ranker.use_graph_embeddings",
+                                          took=f"{rng.randint(900, 1400)}ms"))
+    log.at(deploy_at + timedelta(seconds=20), lf("info", "feed-ranker ready", version="2.31.4"))
+    metrics = [
+        level_metric(rng, now, "feed-ranker", "Social/Ranker", "rank_latency_p95_ms", "Milliseconds", step_at(onset, 95, 1150), 0.06),
+        level_metric(rng, now, "feed-ranker", "Social/Ranker", "rank_requests", "Count", flat(2400), 0.05, 0),
+        level_metric(rng, now, "feed-ranker", "ContainerInsights", "pod_cpu_utilization", "Percent", step_at(onset, 30, 66), 0.05),
+    ]
+    alerts = [
+        grafana(rng, now, "RankerLatencyHigh", {"service": "feed-ranker", "severity": "critical"},
+                "feed-ranker p95 above 500ms", "p95 1.15s", 1150),
+        grafana(rng, now + timedelta(minutes=4), "RankerLatencyHigh", {"service": "feed-ranker", "severity": "critical"},
+                "feed-ranker p95 above 500ms", "p95 1.2s", 1200, starts=now - timedelta(seconds=30)),
+    ]
+    changes = [
+        change("appconfig-feed-ranker-flags-31", "config", "feed-ranker", config_at, "appconfig", "pat",
+               "Feature flags v31: ranker.use_graph_embeddings on", 31, 30),
+        change("deploy-feed-ranker-205", "deploy", "feed-ranker", deploy_at, "kubernetes", "sam",
+               "Copy fixes in debug endpoint", 205, 204, "2e2e2e2"),
+    ]
+    write({"name": "flags-errors-before-deploy", "description": "Turning on graph embeddings made ranking slow; a deploy six minutes later is closer to the alert but came after the trouble began.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "feed-ranker", "alerts": 2, "category": "performance",
+                                       "root_cause": "config_change", "culprit": "appconfig-feed-ranker-flags-31",
+                                       "remediation": "revert_config", "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"ranker.log": ("/eks/social/feed-ranker", log)})
+
+
+@scenario
+def neighbour_deploy_closer():
+    """The service's own deploy brings a new exception; a neighbour on the same cluster deploys later, nearer the alert."""
+    rng = Rng(2505)
+    now = parse("2026-09-11T04:20:00Z")
+    acct = "771100992288"
+    deploy_at = now - timedelta(minutes=18)
+    onset = deploy_at + timedelta(minutes=2)
+    start = now - timedelta(hours=3)
+    services = [
+        svc("claims-api", "api", "ecs", "/ecs/ins/claims-api", ["policy-store"], workload="claims-api", cluster="ins"),
+        svc("policy-store", "database", "rds", None, [], workload="policy-store"),
+        svc("quotes-ui", "frontend", "ecs", "/ecs/ins/quotes-ui", [], workload="quotes-ui", cluster="ins"),
+    ]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "spring", ["/claims/{id}", "/claims"], gap=6, err_after=onset, err_share=0.2)
+    log.every(onset, now, 8, lambda t: [spring(t, "ERROR", f"exec-{rng.randint(1, 30)}", "c.i.c.ClaimController",
+                                               "Request processing failed"),
+                                        "java.lang.IllegalStateException: Duplicate key claimType (attempted merging values MOTOR and HOME)",
+                                        "\tat java.util.stream.Collectors.duplicateKeyException(Collectors.java:135)"])
+    ui = Log(rng)
+    access_noise(rng, ui, start, now, "nginx", ["/quote", "/quote/{id}"], gap=15)
+    metrics = [
+        level_metric(rng, now, "claims-api", "Ins/Claims", "Errors5xx", "Count", step_at(onset, 0.5, 25), 0.15, 0),
+        level_metric(rng, now, "claims-api", "Ins/Claims", "Requests", "Count", flat(800), 0.05, 0),
+        level_metric(rng, now, "claims-api", "AWS/ECS", "MemoryUtilization", "Percent", flat(44), 0.02),
+    ]
+    alerts = [cw_sns(rng, acct, now, "claims-api-5xx", "claims-api 5xx > 10/min", "Ins/Claims", "Errors5xx",
+                     {"ServiceName": "claims-api"}, 25, 10),
+              cw_sns(rng, acct, now + timedelta(minutes=5), "claims-api-5xx", "claims-api 5xx > 10/min", "Ins/Claims",
+                     "Errors5xx", {"ServiceName": "claims-api"}, 27, 10)]
+    changes = [
+        change("ecs-claims-api-td-140", "deploy", "claims-api", deploy_at, "ecs", "bea",
+               "Task definition claims-api:140 (claim type lookup table)", 140, 139, "4d4d4d4"),
+        change("ecs-quotes-ui-td-63", "deploy", "quotes-ui", now - timedelta(minutes=6), "ecs", "cal",
+               "Task definition quotes-ui:63", 63, 62, "6f6f6f6"),
+    ]
+    write({"name": "neighbour-deploy-closer", "description": "claims-api 140 breaks on a duplicate map key; the quotes-ui deploy six minutes before the alert is a neighbour's and unrelated.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "claims-api", "alerts": 2, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "ecs-claims-api-td-140",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service"]}]}},
+          {"claims.log": ("/ecs/ins/claims-api", log), "ui.log": ("/ecs/ins/quotes-ui", ui)})
+
+
+@scenario
+def recurring_timeout_rises():
+    """A timeout naming a dependency has recurred for hours and rises a little; the real new error came with a deploy."""
+    rng = Rng(2606)
+    now = parse("2026-11-03T10:10:00Z")
+    acct = "204060801234"
+    deploy_at = now - timedelta(minutes=15)
+    onset = deploy_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [svc("itinerary", "api", "eks", "/eks/trips/itinerary", ["geo-lookup"], namespace="trips",
+                    workload="itinerary", cluster="trips-eks"),
+                svc("geo-lookup", "api", "eks", "/eks/trips/geo-lookup", [], namespace="trips", workload="geo-lookup",
+                    cluster="trips-eks")]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "json", ["/itineraries/{id}"], gap=5, err_after=onset, err_share=0.15)
+    log.every(start, onset, 150, lambda t: j(t, "warning", "geo-lookup call timed out, using cached coordinates",
+                                             timeout_ms=800))
+    log.every(onset, now, 60, lambda t: j(t, "warning", "geo-lookup call timed out, using cached coordinates",
+                                          timeout_ms=800))
+    log.every(onset, now, 7, lambda t: j(t, "error", "unhandled error rendering itinerary",
+                                         error="ValueError: invalid isoformat string: '2026-11-03 25:00'"))
+    geo = Log(rng)
+    access_noise(rng, geo, start, now, "json", ["/geo/{id}"], gap=10)
+    metrics = [
+        level_metric(rng, now, "itinerary", "Trips/Itinerary", "http_5xx", "Count", step_at(onset, 0.5, 18), 0.15, 0),
+        level_metric(rng, now, "itinerary", "Trips/Itinerary", "http_requests", "Count", flat(700), 0.05, 0),
+        level_metric(rng, now, "geo-lookup", "Trips/Geo", "latency_p99_ms", "Milliseconds", flat(210), 0.05),
+    ]
+    alerts = [datadog(rng, now, "itinerary 5xx rate", "service:itinerary,env:prod", "trips.http.5xx",
+                      "sum(last_5m):... > 50", "5xx above threshold"),
+              datadog(rng, now + timedelta(minutes=4), "itinerary 5xx rate", "service:itinerary,env:prod", "trips.http.5xx",
+                      "sum(last_5m):... > 50", "5xx still above threshold", transition="Re-Triggered")]
+    changes = [change("deploy-itinerary-96", "deploy", "itinerary", deploy_at, "kubernetes", "dee",
+                      "Local times in itinerary view", 96, 95, "3a3a3a3")]
+    write({"name": "recurring-timeout-rises", "description": "geo-lookup timeouts were always there and rise a little; the ValueError came with deploy 96.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "itinerary", "alerts": 2, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "deploy-itinerary-96",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service"]}]}},
+          {"itinerary.log": ("/eks/trips/itinerary", log), "geo.log": ("/eks/trips/geo-lookup", geo)})
+
+
+@scenario
+def blind_metrics_bad_deploy():
+    """No metrics at all for the service: the alert, the deploy and the new errors in its logs must do."""
+    rng = Rng(2707)
+    now = parse("2026-02-14T15:30:00Z")
+    acct = "909090121212"
+    deploy_at = now - timedelta(minutes=13)
+    onset = deploy_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [svc("pdf-render", "worker", "ecs", "/ecs/docs/pdf-render", [], workload="pdf-render", cluster="docs")]
+    log = Log(rng)
+    log.every(start, now, 10, lambda t: lf("info", "rendered document", pages=rng.randint(1, 40), ms=rng.randint(80, 900)))
+    log.every(onset, now, 6, lambda t: lf("error", "render failed", err="font subset table missing glyph map",
+                                          job=rng.hexid(10)))
+    alerts = [pagerduty(rng, now, "pdf-render job failures", "PDF Render", "pdf-render/failures", "Q9PDFR001", 77,
+                        priority="P2")]
+    changes = [change("ecs-pdf-render-td-33", "deploy", "pdf-render", deploy_at, "ecs", "flo",
+                      "Task definition pdf-render:33 (font subsetting)", 33, 32, "0d0d0d0")]
+    write({"name": "blind-metrics-bad-deploy", "description": "pdf-render sends no metrics; its deploy 33 broke rendering and the logs show it.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": [],
+           "expected": {"incidents": [{"service": "pdf-render", "alerts": 1, "category": "availability",
+                                       "root_cause": "bad_deploy", "culprit": "ecs-pdf-render-td-33",
+                                       "remediation": "rollback_deployment", "forbidden": ["scale_service"]}]}},
+          {"pdf.log": ("/ecs/docs/pdf-render", log)})
+
+
+@scenario
+def no_logs_config_step():
+    """No log group for the service: the metrics step right after a config change."""
+    rng = Rng(2808)
+    now = parse("2026-05-30T02:45:00Z")
+    acct = "565656787878"
+    config_at = now - timedelta(minutes=16)
+    onset = config_at + timedelta(minutes=2)
+    services = [svc("sms-sender", "worker", "lambda", None, [], workload="sms-sender")]
+    metrics = [
+        level_metric(rng, now, "sms-sender", "AWS/Lambda", "Errors", "Count", step_at(onset, 0.3, 42), 0.12, 0),
+        level_metric(rng, now, "sms-sender", "AWS/Lambda", "Invocations", "Count", flat(300), 0.05, 0),
+        level_metric(rng, now, "sms-sender", "AWS/Lambda", "Duration", "Milliseconds", flat(120), 0.05),
+    ]
+    alerts = [cw_sns(rng, acct, now, "sms-sender-errors", "Lambda errors of sms-sender", "AWS/Lambda", "Errors",
+                     {"FunctionName": "sms-sender"}, 42, 5)]
+    changes = [change("ssm-sms-sender-provider-endpoint-9", "config", "sms-sender", config_at, "ssm", "gil",
+                      "Parameter /sms/prod/provider_endpoint changed (version 9)", 9, 8),
+               change("lambda-sms-sender-v20", "deploy", "sms-sender", now - timedelta(hours=9), "lambda", "ci",
+                      "Publish version 20", 20, 19)]
+    write({"name": "no-logs-config-step", "description": "The provider endpoint parameter changed; sms-sender errors step up two minutes later. No logs were shipped.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "sms-sender", "alerts": 1, "category": "availability",
+                                       "root_cause": "config_change", "culprit": "ssm-sms-sender-provider-endpoint-9",
+                                       "remediation": "revert_config", "forbidden": ["rollback_deployment"]}]}},
+          {})
+
+
+@scenario
+def twin_unrelated_incidents():
+    """Two unrelated services fail within ten minutes: a leaking worker and a surge on an API."""
+    rng = Rng(2909)
+    now = parse("2026-07-17T19:00:00Z")
+    acct = "343434565656"
+    start = now - timedelta(hours=3)
+    surge_at = now - timedelta(minutes=14)
+    services = [
+        svc("thumb-worker", "worker", "eks", "/eks/media/thumb-worker", [], namespace="media", workload="thumb-worker",
+            cluster="media-eks"),
+        svc("vote-api", "api", "ecs", "/ecs/poll/vote-api", [], workload="vote-api", cluster="poll"),
+    ]
+    tw = Log(rng)
+    tw.every(start, now, 12, lambda t: f"INFO thumbs: resized object={rng.hexid(12)} in {rng.randint(40, 300)}ms")
+    tw.every(now - timedelta(minutes=50), now, 240, lambda t: f"WARN thumbs: heap usage high ({rng.randint(85, 97)}%)")
+    va = Log(rng)
+    access_noise(rng, va, start, now, "json", ["/votes", "/polls/{id}"], gap=8, slow_after=surge_at, slow_factor=4)
+    va.every(surge_at, now, 5, lambda t: access_line(rng, t))
+    metrics = [
+        level_metric(rng, now, "thumb-worker", "ContainerInsights", "pod_memory_utilization", "Percent",
+                     ramp_from(start + timedelta(minutes=5), 30, 0.36, 96), 0.01),
+        level_metric(rng, now, "thumb-worker", "ContainerInsights", "pod_cpu_utilization", "Percent", flat(40), 0.06),
+        level_metric(rng, now, "vote-api", "Poll/Votes", "VoteRequests", "Count", step_at(surge_at, 1800, 7200, 4), 0.04, 0),
+        level_metric(rng, now, "vote-api", "Poll/Votes", "VoteLatencyP99", "Milliseconds", step_at(surge_at, 90, 640, 4), 0.05),
+        level_metric(rng, now, "vote-api", "AWS/ECS", "CPUUtilization", "Percent", step_at(surge_at, 28, 91, 4), 0.04),
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "thumb-worker-memory", "thumb-worker memory above 90%", "ContainerInsights",
+               "pod_memory_utilization", {"ClusterName": "media-eks", "Namespace": "media", "PodName": "thumb-worker"}, 94, 90),
+        cw_event(rng, acct, now + timedelta(minutes=3), "vote-api-latency-p99", "vote-api p99 above 400ms", "Poll/Votes",
+                 "VoteLatencyP99", {"ServiceName": "vote-api"}, 640, 400),
+        cw_event(rng, acct, now + timedelta(minutes=4), "vote-api-cpu", "vote-api CPU above 80%", "AWS/ECS",
+                 "CPUUtilization", {"ServiceName": "vote-api", "ClusterName": "poll"}, 91, 80),
+    ]
+    changes = [change("deploy-thumb-worker-12", "deploy", "thumb-worker", now - timedelta(hours=30), "kubernetes", "ivo",
+                      "WebP output", 12, 11, "abcdef1")]
+    write({"name": "twin-unrelated-incidents", "description": "thumb-worker leaks memory (no change for a day) while vote-api is flooded by a legitimate vote surge: two incidents.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "cluster": {"deployments": [{"namespace": "media", "name": "thumb-worker", "replicas": 3, "ready": 3,
+                                        "revision": "12", "image": "media/thumb-worker:abcdef1", "memory_limit": "1Gi",
+                                        "cpu_limit": "1"}],
+                       "pods": [{"namespace": "media", "name": f"thumb-worker-6b7c-{rng.slug(5)}", "deployment": "thumb-worker",
+                                 "phase": "Running", "restarts": 0, "last_termination_reason": None} for _ in range(3)]},
+           "expected": {"incidents": [
+               {"service": "thumb-worker", "alerts": 1, "category": "resource", "root_cause": "memory_leak",
+                "culprit": None, "remediation": "restart_pods", "forbidden": ["rollback_deployment", "scale_service"]},
+               {"service": "vote-api", "alerts": 2, "category": "performance", "root_cause": "traffic_surge",
+                "culprit": None, "remediation": "scale_service", "forbidden": ["rollback_deployment", "restart_pods"]}]}},
+          {"thumb.log": ("/eks/media/thumb-worker", tw), "vote.log": ("/ecs/poll/vote-api", va)})
+
+
+def access_line(rng: Rng, t: datetime) -> str:
+    return j(t, "info", "request finished", http_method="POST", url="/votes", status_code=200,
+             elapsed_ms=round(rng.uniform(200, 700), 1), trace_id=rng.hexid(32))
+
+
+@scenario
+def stuffing_with_traffic():
+    """Credential stuffing triples login traffic: latency and CPU alerts only, the failures are in metrics and logs."""
+    rng = Rng(3010)
+    now = parse("2026-03-27T01:40:00Z")
+    acct = "676767121299"
+    onset = now - timedelta(minutes=15)
+    start = now - timedelta(hours=3)
+    services = [svc("identity-svc", "api", "eks", "/eks/iam/identity-svc", ["identity-db"], namespace="iam",
+                    workload="identity-svc", cluster="iam-eks"),
+                svc("identity-db", "database", "rds", None, [], workload="identity-db")]
+    bots = ["198.51.100.7", "198.51.100.44", "203.0.113.90"]
+    log = Log(rng)
+    log.every(start, now, 6, lambda t: j(t, "info", "sign-in succeeded", account=f"acct-{rng.randint(10**5, 10**6)}",
+                                         client_ip=rng.ip("10.77.")))
+    log.every(start, now, 240, lambda t: j(t, "warning", "sign-in rejected: wrong password",
+                                           account=f"acct-{rng.randint(10**5, 10**6)}", client_ip=rng.ip("10.77.")))
+    log.every(onset, now, 0.9, lambda t: j(t, "warning", "sign-in rejected: wrong password",
+                                           account=f"{rng.slug(6)}@{rng.choice(['mail.example', 'inbox.example'])}",
+                                           client_ip=rng.choice(bots)))
+    metrics = [
+        level_metric(rng, now, "identity-svc", "IAM/Identity", "SignInRequests", "Count", step_at(onset, 600, 2100, 3), 0.05, 0),
+        level_metric(rng, now, "identity-svc", "IAM/Identity", "SignInFailures", "Count", step_at(onset, 3, 1450, 3), 0.08, 0),
+        level_metric(rng, now, "identity-svc", "IAM/Identity", "SignInLatencyP95", "Milliseconds", step_at(onset, 120, 540, 3), 0.05),
+        level_metric(rng, now, "identity-svc", "ContainerInsights", "pod_cpu_utilization", "Percent", step_at(onset, 25, 78, 3), 0.05),
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "identity-svc-signin-latency", "sign-in p95 above 300 ms", "IAM/Identity",
+               "SignInLatencyP95", {"ServiceName": "identity-svc"}, 540, 300),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "identity-svc-cpu", "identity-svc CPU above 70%", "ContainerInsights",
+               "pod_cpu_utilization", {"ClusterName": "iam-eks", "Namespace": "iam", "Service": "identity-svc"}, 78, 70),
+        cw_sns(rng, acct, now + timedelta(minutes=3), "identity-svc-signin-volume", "sign-in volume unusually high",
+               "IAM/Identity", "SignInRequests", {"ServiceName": "identity-svc"}, 2100, 1200),
+    ]
+    changes = [change("deploy-identity-svc-58", "deploy", "identity-svc", now - timedelta(hours=5), "kubernetes", "rue",
+                      "Passkey enrolment copy", 58, 57, "5c5c5c5")]
+    write({"name": "stuffing-with-traffic", "description": "Credential stuffing from three addresses: sign-in volume 3.5x, failures 400x. Alerts only on latency, CPU and volume.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "identity-svc", "alerts": 3, "category": "performance",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service", "rollback_deployment", "restart_pods"]}]}},
+          {"identity.log": ("/eks/iam/identity-svc", log)})
+
+
+@scenario
+def scraper_blocked_by_waf():
+    """A scraper quadruples catalogue traffic; the WAF blocks part of it and 403s climb; alerts are on latency."""
+    rng = Rng(3111)
+    now = parse("2026-12-12T12:12:00Z")
+    acct = "545454787812"
+    onset = now - timedelta(minutes=18)
+    start = now - timedelta(hours=3)
+    services = [svc("catalogue-api", "api", "ecs", "/ecs/store/catalogue-api", [], workload="catalogue-api", cluster="store")]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "nginx", ["/products/{id}", "/categories/{n}"], gap=4, slow_after=onset, slow_factor=3)
+    log.every(onset, now, 2, lambda t: nginx(rng, t, "GET", f"/products/{rng.randint(10000, 99999)}?page={rng.randint(1, 900)}",
+                                            403, 0.002))
+    metrics = [
+        level_metric(rng, now, "catalogue-api", "AWS/ApplicationELB", "RequestCount", "Count", step_at(onset, 3000, 12500, 3), 0.05, 0),
+        level_metric(rng, now, "catalogue-api", "AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "Count", step_at(onset, 20, 2600, 3), 0.08, 0),
+        level_metric(rng, now, "catalogue-api", "AWS/WAFV2", "BlockedRequests", "Count", step_at(onset, 2, 1900, 3), 0.1, 0),
+        level_metric(rng, now, "catalogue-api", "AWS/ApplicationELB", "TargetResponseTime", "Seconds", step_at(onset, 0.09, 0.41, 3), 0.05, 3),
+        level_metric(rng, now, "catalogue-api", "AWS/ECS", "CPUUtilization", "Percent", step_at(onset, 30, 84, 3), 0.05),
+    ]
+    alerts = [
+        pagerduty(rng, now, "catalogue-api response time degraded", "Catalogue API", "catalogue-api/latency",
+                  "Q4CATA001", 4410, priority="P2"),
+        cw_event(rng, acct, now + timedelta(minutes=2), "catalogue-api-cpu", "catalogue-api CPU above 75%", "AWS/ECS",
+                 "CPUUtilization", {"ServiceName": "catalogue-api", "ClusterName": "store"}, 84, 75),
+    ]
+    write({"name": "scraper-blocked-by-waf", "description": "A scraper crawls every product page: requests 4x, WAF blocks and 403s climb. Not a demand surge.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": [], "metrics": metrics,
+           "expected": {"incidents": [{"service": "catalogue-api", "alerts": 2, "category": "performance",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service"]}]}},
+          {"catalogue.log": ("/ecs/store/catalogue-api", log)})
+
+
+@scenario
+def slow_leak_neighbour_deploy():
+    """Memory has crept up for hours with no change to the service; a neighbour deployed minutes before the alert."""
+    rng = Rng(3212)
+    now = parse("2026-08-08T08:08:00Z")
+    acct = "232323454545"
+    start = now - timedelta(hours=3)
+    services = [svc("session-broker", "api", "eks", "/eks/web/session-broker", [], namespace="web",
+                    workload="session-broker", cluster="web-eks"),
+                svc("promo-banner", "frontend", "eks", "/eks/web/promo-banner", ["session-broker"], namespace="web",
+                    workload="promo-banner", cluster="web-eks")]
+    log = Log(rng)
+    access_noise(rng, log, start, now, "logfmt", ["/sessions/{id}"], gap=5)
+    log.every(now - timedelta(minutes=70), now, 200, lambda t: lf("warn", "GC pause exceeded target",
+                                                                  pause=f"{rng.randint(300, 900)}ms"))
+    pb = Log(rng)
+    access_noise(rng, pb, start, now, "nginx", ["/banner/{id}"], gap=20)
+    metrics = [
+        level_metric(rng, now, "session-broker", "ContainerInsights", "pod_memory_working_set", "Bytes",
+                     ramp_from(start - timedelta(minutes=30), 6.1e8, 2.6e6), 0.005, 0),
+        level_metric(rng, now, "session-broker", "ContainerInsights", "pod_cpu_utilization", "Percent", flat(33), 0.05),
+        level_metric(rng, now, "session-broker", "Web/Sessions", "session_lookups", "Count", flat(5000), 0.04, 0),
+        level_metric(rng, now, "session-broker", "Web/Sessions", "lookup_latency_p99_ms", "Milliseconds",
+                     ramp_from(now - timedelta(minutes=60), 40, 4), 0.04),
+    ]
+    alerts = [grafana(rng, now, "SessionBrokerLatency", {"service": "session-broker", "severity": "warning"},
+                      "session-broker p99 high", "p99 above 200ms", 280),
+              grafana(rng, now + timedelta(minutes=2), "SessionBrokerMemoryHigh", {"service": "session-broker",
+                                                                                   "severity": "warning"},
+                      "session-broker memory working set high", "working set above 1.0 GiB", 1.08e9)]
+    changes = [change("deploy-promo-banner-44", "deploy", "promo-banner", now - timedelta(minutes=7), "kubernetes",
+                      "jo", "Spring sale banner", 44, 43, "4e4e4e4"),
+               change("deploy-session-broker-210", "deploy", "session-broker", now - timedelta(days=3), "kubernetes",
+                      "mo", "Session TTL metrics", 210, 209, "2f2f2f2")]
+    write({"name": "slow-leak-neighbour-deploy", "description": "session-broker leaks memory slowly (its last deploy was three days ago); a caller deployed a banner seven minutes before the alert.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "session-broker", "alerts": 2, "category": "performance",
+                                       "root_cause": "memory_leak", "culprit": None, "remediation": "restart_pods",
+                                       "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"broker.log": ("/eks/web/session-broker", log), "banner.log": ("/eks/web/promo-banner", pb)})
+
+
+@scenario
+def guardduty_cryptominer():
+    """GuardDuty reports a bitcoin tool on a workload whose CPU is pinned; an older deploy is nearby in time."""
+    rng = Rng(3313)
+    now = parse("2026-04-04T04:04:00Z")
+    acct = "818181363636"
+    onset = now - timedelta(minutes=25)
+    start = now - timedelta(hours=3)
+    services = [svc("report-builder", "batch", "eks", "/eks/analytics/report-builder", [], namespace="analytics",
+                    workload="report-builder", cluster="analytics-eks")]
+    log = Log(rng)
+    log.every(start, now, 30, lambda t: j(t, "info", "report chunk written", rows=rng.randint(1000, 9000)))
+    metrics = [level_metric(rng, now, "report-builder", "ContainerInsights", "pod_cpu_utilization", "Percent",
+                            step_at(onset, 22, 97, 3), 0.03),
+               level_metric(rng, now, "report-builder", "ContainerInsights", "pod_memory_utilization", "Percent", flat(40), 0.02)]
+    resource = {"resourceType": "EKSCluster",
+                "eksClusterDetails": {"name": "analytics-eks", "arn": f"arn:aws:eks:us-east-1:{acct}:cluster/analytics-eks"},
+                "kubernetesDetails": {"kubernetesWorkloadDetails": {"name": "report-builder", "type": "deployments",
+                                                                    "namespace": "analytics"}}}
+    fid = rng.hexid(32)
+    alerts = [
+        cw_sns(rng, acct, now, "report-builder-cpu", "report-builder CPU above 90%", "ContainerInsights",
+               "pod_cpu_utilization", {"ClusterName": "analytics-eks", "Namespace": "analytics", "Service": "report-builder"}, 97, 90),
+        guardduty_finding(rng, acct, now + timedelta(minutes=1), "CryptoCurrency:Runtime/BitcoinTool.B",
+                          "A container is querying a domain associated with a cryptocurrency mining pool.",
+                          "A process in container report-builder connected to a known mining pool.", 8.0, resource, fid),
+        guardduty_finding(rng, acct, now + timedelta(minutes=7), "CryptoCurrency:Runtime/BitcoinTool.B",
+                          "A container is querying a domain associated with a cryptocurrency mining pool.",
+                          "A process in container report-builder connected to a known mining pool.", 8.0, resource, fid, 6),
+    ]
+    changes = [change("deploy-report-builder-18", "deploy", "report-builder", onset - timedelta(minutes=20), "kubernetes",
+                      "vic", "Bump base image", 18, 17, "8e8e8e8")]
+    write({"name": "guardduty-cryptominer", "description": "A miner runs inside report-builder: GuardDuty finding twice (one finding, updated) and a CPU alarm.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "report-builder", "alerts": 3, "category": "security",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "restart_pods", "scale_service"]}]}},
+          {"report.log": ("/eks/analytics/report-builder", log)})
+
+
+@scenario
+def notify_queue_full_not_disk():
+    """'outbound queue is full' and 'rate quota exceeded' after a config change: not a disk."""
+    rng = Rng(3414)
+    now = parse("2026-10-30T17:17:00Z")
+    acct = "141414252525"
+    config_at = now - timedelta(minutes=14)
+    onset = config_at + timedelta(minutes=1)
+    start = now - timedelta(hours=3)
+    services = [svc("notifier", "worker", "ec2", "/ec2/messaging/notifier", [], workload="notifier-asg")]
+    log = Log(rng)
+    log.every(start, now, 8, lambda t: f"{t:%Y-%m-%d %H:%M:%S},{t.microsecond // 1000:03d} INFO notifier.send: delivered batch of {rng.randint(5, 50)} messages")
+    log.every(onset, now, 5, lambda t: f"{t:%Y-%m-%d %H:%M:%S},{t.microsecond // 1000:03d} ERROR notifier.send: outbound queue is full, dropping {rng.randint(1, 20)} messages")
+    log.every(onset, now, 11, lambda t: f"{t:%Y-%m-%d %H:%M:%S},{t.microsecond // 1000:03d} WARN notifier.provider: rate quota exceeded for sender pool (max_send_rate={rng.choice([5, 5, 5])})")
+    metrics = [level_metric(rng, now, "notifier", "Msg/Notifier", "DroppedMessages", "Count", step_at(onset, 0, 80), 0.1, 0),
+               level_metric(rng, now, "notifier", "AWS/EC2", "CPUUtilization", "Percent", flat(20), 0.05)]
+    alerts = [cw_sns(rng, acct, now, "notifier-dropped-messages", "Dropped notifications above 10/min", "Msg/Notifier",
+                     "DroppedMessages", {"AutoScalingGroupName": "notifier-asg"}, 80, 10)]
+    changes = [change("ssm-notifier-max-send-rate-4", "config", "notifier", config_at, "ssm", "wes",
+                      "Parameter /notifier/prod/max_send_rate 500 -> 5 (version 4)", 4, 3)]
+    write({"name": "notify-queue-full-not-disk", "description": "A send-rate parameter dropped to 5/s: the outbound queue fills and the provider quota trips. Nothing is wrong with any disk.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "notifier", "alerts": 1, "category": "availability",
+                                       "root_cause": "config_change", "culprit": "ssm-notifier-max-send-rate-4",
+                                       "remediation": "revert_config", "forbidden": ["free_disk_space", "scale_service"]}]}},
+          {"notifier.log": ("/ec2/messaging/notifier", log)})
+
+
+@scenario
+def token_forgery_no_traffic():
+    """Forged tokens rejected by the hundred; traffic is flat and the only alert is on errors."""
+    rng = Rng(3515)
+    now = parse("2026-01-30T23:23:00Z")
+    acct = "717171838383"
+    onset = now - timedelta(minutes=11)
+    start = now - timedelta(hours=3)
+    services = [svc("partner-api", "api", "lambda", "/aws/lambda/partner-api", [], workload="partner-api")]
+    log = Log(rng)
+    log.every(start, now, 5, lambda t: j(t, "info", "partner request served", partner=f"p-{rng.randint(100, 999)}"))
+    log.every(onset, now, 1.5, lambda t: j(t, "error", "rejected request: JWT signature invalid",
+                                           partner=f"p-{rng.randint(100, 999)}", source_ip=rng.choice(["192.0.2.10", "192.0.2.11"])))
+    metrics = [level_metric(rng, now, "partner-api", "AWS/Lambda", "Invocations", "Count", flat(900), 0.05, 0),
+               level_metric(rng, now, "partner-api", "Partner/API", "RequestErrors", "Count", step_at(onset, 1, 40), 0.12, 0)]
+    alerts = [grafana(rng, now, "PartnerApiErrors", {"service": "partner-api", "severity": "critical"},
+                      "partner-api errors", "request errors above 10/min", 40)]
+    changes = [change("lambda-partner-api-v77", "deploy", "partner-api", now - timedelta(hours=2, minutes=50), "lambda",
+                      "ci", "Publish version 77", 77, 76)]
+    write({"name": "token-forgery-no-traffic", "description": "Someone replays forged partner tokens; request volume is flat, the errors are signature rejections.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "partner-api", "alerts": 1, "category": "availability",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment"]}]}},
+          {"partner.log": ("/aws/lambda/partner-api", log)})
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for fn in SCENARIOS:

@@ -9,8 +9,12 @@ survives validation, and the deterministic result (``baseline``) is the safety n
 * The kind comes from the fixed enum. The culprit must be a deploy (``bad_deploy``) or a
   config change (``config_change``) present in the evidence, a known service other than
   the incident's own for ``dependency_failure``, and null for every other kind.
-* Merge and cap. The model may only pick a (kind, culprit) that the deterministic analyzer
-  scored above 0; otherwise the baseline stands. Agreeing with the baseline, the
+* Abstention and margin, again. The model may only pick a (kind, culprit) that the
+  deterministic analyzer scored at or above its abstention threshold; a kind whose runbook
+  writes must, in addition, lead every other hypothesis by the analyzer's margin. So a model
+  can refine a diagnosis, or move it towards a human (unknown, a security triage, a failing
+  dependency), but never turn the analyzer's ``unknown`` into a runbook that writes.
+* Merge and cap. Agreeing with the baseline, the
   confidence is ``min(model, baseline + 0.1)``; disagreeing, it is
   ``min(model, baseline, that hypothesis' deterministic score)``: a model that overrules
   the analyzer is never surer than the analyzer was, so the plan leans towards a human.
@@ -36,6 +40,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..domain.diagnose import ABSTAIN_BELOW, MIN_MARGIN
 from ..domain.redact import redact, redact_value
 from ..models import Evidence, EvidenceItem, Incident, RootCause
 from ..models.diagnosis import ROOT_CAUSE_KINDS, RootCauseKind
@@ -45,6 +50,7 @@ from .aws_errors import translate
 logger = logging.getLogger(__name__)
 
 TOOL_NAME = "report_root_cause"
+NON_WRITING_KINDS = frozenset({"unknown", "security_event", "dependency_failure"})   # their runbooks page a human
 CHARS_PER_TOKEN = 4
 MAX_CONFIDENCE = 0.97
 ABSTAIN_CAP = 0.5
@@ -311,6 +317,14 @@ def merge(report: ModelReport, baseline: RootCause, incident: Incident, evidence
                       default=0.0)
         if support <= 0:
             return None, f"{report.kind} ({culprit}) has no deterministic support"
+        if support < ABSTAIN_BELOW:
+            return None, f"{report.kind} ({culprit}) scores {support:.2f}, below the abstention threshold"
+        if report.kind not in NON_WRITING_KINDS:
+            rival = max((h.score for h in baseline.hypotheses
+                         if (h.kind, h.culprit) != (report.kind, culprit)), default=0.0)
+            if support - rival < MIN_MARGIN:
+                return None, (f"{report.kind} ({culprit}) leads the next hypothesis by {support - rival:.2f}, "
+                              f"under the {MIN_MARGIN} margin a write needs")
         cap = baseline.confidence + AGREEMENT_BONUS if agrees else min(baseline.confidence, support)
         confidence = min(report.confidence, cap)
     cited = list(dict.fromkeys(eid for c in claims for eid in c.evidence_ids))

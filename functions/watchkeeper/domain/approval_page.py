@@ -70,6 +70,7 @@ def request_page(request: dict[str, Any], nonce: str) -> str:
             f"<input type='hidden' name='nonce' value='{escape(nonce, quote=True)}'>"
             "<label for='who'>Your email (must be on the approvers list)</label>"
             "<input id='who' name='who' type='email' autocomplete='email' required placeholder='you@example.com'>"
+            + _correction_control(request) +
             "<label for='reason'>Note for the audit trail (optional)</label>"
             "<textarea id='reason' name='reason' rows='2' maxlength='500'></textarea>"
             "<div class='buttons'><button class='approve' name='decision' value='approve'>Approve</button>"
@@ -99,3 +100,16 @@ def _action(a: dict[str, Any]) -> str:
     return (f"<div class='card action'><p><b><code>{escape(str(a.get('type')))}</code></b> on "
             f"<code>{escape(str(a.get('target')))}</code></p>"
             + (f"<p>{escape(str(a['reason']))}</p>" if a.get("reason") else "") + dry + "</div>")
+
+
+def _correction_control(request: dict[str, Any]) -> str:
+    """"The root cause was really ...": an optional correction recorded with the decision (audit and memory)."""
+    from ..models.diagnosis import ROOT_CAUSE_KINDS
+
+    current = str(((request.get("summary") or {}).get("root_cause") or {}).get("kind") or "")
+    options = "<option value=''>as diagnosed</option>" + "".join(
+        f"<option value='{escape(k, quote=True)}'>{escape(k)}</option>" for k in ROOT_CAUSE_KINDS if k != current)
+    return ("<label for='root_cause'>Correct the root cause (optional)</label>"
+            f"<select id='root_cause' name='root_cause'>{options}</select>"
+            "<label for='culprit'>Culprit of the correction (change id or service, optional)</label>"
+            "<input id='culprit' name='culprit' maxlength='200'>")

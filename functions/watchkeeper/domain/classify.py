@@ -9,13 +9,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from ..models.alerts import Alert, Category, Severity
+from ..models.alerts import SECURITY_SOURCES, Alert, Category, Severity
 from ..models.catalog import ServiceCatalog
 
 # Symptom classes, most specific first: a WAF alarm about "traffic" is security, not load.
 _CATEGORY_PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = (
     ("security", re.compile(r"waf|blockedrequests|unauthori[sz]ed|\b401\b|\b403\b|forbidden|brute|credential|"
-                            r"suspicious|auth(entication)?[ _-]?fail|login[ _-]?fail|intrusion|guardduty", re.I)),
+                            r"suspicious|auth(entication|ori[sz]ation)?[ _-]?(fail|error|denied|reject)|login[ _-]?(fail|error|reject)|"
+                            r"intrusion|guardduty|securityhub|access[ _-]?denied|credential[ _-]?stuffing|"
+                            r"token[ _-]?(reject|invalid)|invalid[ _-]?token|scrap(ing|er)|bot[ _-]?traffic", re.I)),
     ("deployment", re.compile(r"rollout|progressdeadline|deployment[ _-]?(stuck|failed)|replicas?[ _-]?unavailable|"
                               r"crashloop|imagepull", re.I)),
     ("resource", re.compile(r"mem(ory)?|oom|heap|\bgc\b|swap|cpu|disk|filesystem|inode|volume|storage|"
@@ -29,7 +31,9 @@ _CATEGORY_PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = (
 
 
 def alert_category(alert: Alert) -> Category:
-    """The symptom class of one alert."""
+    """The symptom class of one alert. A GuardDuty or Security Hub finding is security, whatever it says."""
+    if alert.source in SECURITY_SOURCES:
+        return "security"
     for text in (_metric_text(alert), alert.title, alert.labels.get("alertname", ""), alert.description[:300]):
         if not text:
             continue

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..models import ChangeEvent, Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
-from ..ports import ChangeSource, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore
+from ..ports import (
+    ChangeSource, IncidentMemory, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore,
+)
 
 try:  # the cluster port is optional: only Kubernetes workloads have pods to look at
     from ..ports import ClusterStateSource
 except ImportError:  # pragma: no cover
     ClusterStateSource = object  # type: ignore[misc,assignment]
+from . import memory as incident_memory
 from . import metrics as metric_analysis
 from .logs.miner import TemplateMiner
 
@@ -33,7 +36,10 @@ class EvidenceBudget:
     metric_lookback: timedelta = timedelta(hours=3)
     max_events_per_group: int = 20000
     max_bytes_per_group: int = 8_000_000
-    max_template_items: int = 12
+    max_template_items: int = 12            # templates of the incident's own service
+    max_dependency_templates: int = 4       # templates of each other service
+    max_chain_depth: int = 3                # dependencies of dependencies, this many hops down
+    max_services: int = 10
     new_template_after_change: timedelta = timedelta(minutes=45)
     recurring_after: timedelta = timedelta(hours=24)
 
@@ -52,7 +58,7 @@ class _Mined:
 class EvidenceGatherer:
     def __init__(self, catalog: ServiceCatalog, logs: LogSource, metrics: MetricSource, changes: ChangeSource,
                  budget: EvidenceBudget | None = None, cluster: "ClusterStateSource | None" = None,
-                 templates: TemplateStateStore | None = None):
+                 templates: TemplateStateStore | None = None, memory: "IncidentMemory | None" = None):
         self._catalog = catalog
         self._cluster = cluster
         self._logs = logs
@@ -60,19 +66,35 @@ class EvidenceGatherer:
         self._changes = changes
         self._budget = budget or EvidenceBudget()
         self._templates = templates
+        self._memory = memory
 
     def services_of(self, incident: Incident) -> list[str]:
-        info = self._catalog.get(incident.service)
-        deps = info.depends_on if info else []
-        return list(dict.fromkeys([incident.service, *incident.suspects, *deps]))
+        """The incident's service, its suspects, and its dependencies down the chain (breadth first, bounded):
+        a failure two hops down is diagnosed from that service's own evidence."""
+        out = list(dict.fromkeys([incident.service, *incident.suspects]))
+        frontier = list(out)
+        for _ in range(self._budget.max_chain_depth):
+            nxt = []
+            for name in frontier:
+                info = self._catalog.get(name)
+                for dep in (info.depends_on if info else []):
+                    if dep not in out and len(out) < self._budget.max_services:
+                        out.append(dep)
+                        nxt.append(dep)
+            frontier = nxt
+        return out
 
     def gather(self, incident: Incident) -> Evidence:
         b = self._budget
         end = incident.opened_at
         services = self.services_of(incident)
         summaries: list[MetricSummary] = []
-        for service in dict.fromkeys([incident.service, *incident.suspects]):
-            for series in self._metrics.series_for(service, end - b.metric_lookback, end):
+        missing: list[str] = []
+        for service in services:
+            found = self._metrics.series_for(service, end - b.metric_lookback, end)
+            if not found:
+                missing.append(f"metrics:{service}")
+            for series in found:
                 summaries.append(metric_analysis.summarize(series, until=end))
         own = [s for s in summaries if s.service == incident.service]
         onset = metric_analysis.earliest([s.onset for s in own if metric_analysis.anomalous(s)])
@@ -83,20 +105,27 @@ class EvidenceGatherer:
             if info and info.log_group:
                 events = self._logs.fetch(info.log_group, end - b.log_lookback, end,
                                           max_events=b.max_events_per_group, max_bytes=b.max_bytes_per_group)
+                if not events:
+                    missing.append(f"logs:{service}")
                 miner, history = self._load_templates(service, incident.id, notes)
                 mined[service] = _mine(service, events, miner)
                 mined[service].history = history
+            else:
+                missing.append(f"logs:{service}")
         if onset is None:
             onset = _log_onset(mined.get(incident.service)) or min((a.received_at for a in incident.alerts), default=end)
         for m in mined.values():
             _split_at(m, onset)
         changes = self._changes.changes(services, end - b.change_lookback, end + timedelta(minutes=1))
         evidence = Evidence(window_start=end - b.log_lookback, window_end=end, onset=onset, changes=changes,
-                            metrics=summaries, log_lines_read=sum(m.lines for m in mined.values()))
+                            metrics=summaries, log_lines_read=sum(m.lines for m in mined.values()), missing=missing)
+        evidence.onsets = _service_onsets(services, summaries, mined)
         evidence.templates = [t for m in mined.values() for t in m.stats.values()]
         evidence.items = _items(incident, evidence, mined, b.max_template_items, b.new_template_after_change,
-                                b.recurring_after)
+                                b.recurring_after, b.max_dependency_templates)
         evidence.items += self._cluster_items(incident, len(evidence.items))
+        evidence.fingerprint = incident_memory.fingerprint(evidence, incident.service)
+        evidence.items += self._history_items(incident, evidence, notes)
         self._save_templates(incident, mined, notes)
         evidence.notes += notes
         if not mined:
@@ -143,6 +172,19 @@ class EvidenceGatherer:
             except Exception as exc:
                 notes.append(f"template history of {service} not saved: {type(exc).__name__}")
 
+
+    def _history_items(self, incident: Incident, evidence: Evidence, notes: list[str]) -> list[EvidenceItem]:
+        """Similar incidents this account handled before, and what people said of them."""
+        if self._memory is None:
+            return []
+        try:
+            past = self._memory.recall(incident.service)
+        except Exception as exc:  # memory is context: without it the diagnosis stands on today's evidence
+            notes.append(f"incident memory of {incident.service} unavailable: {type(exc).__name__}")
+            return []
+        matches = incident_memory.similar(evidence.fingerprint, past, incident.id)
+        item = incident_memory.history_item(f"ev-{len(evidence.items) + 1}", incident.service, matches)
+        return [item] if item else []
 
     def _cluster_items(self, incident: Incident, numbered: int) -> list[EvidenceItem]:
         """Pods of the incident's workload that restarted, and why (OOMKilled, Error)."""
@@ -265,9 +307,33 @@ def recurring_days(record: dict | None, window_start: datetime, window_end: date
     return max(1, int((window_end - first) / timedelta(days=1)))
 
 
+def _service_onsets(services: list[str], summaries: list[MetricSummary], mined: dict[str, _Mined]
+                    ) -> dict[str, datetime]:
+    """When each service's own trouble began: its earliest deviating metric, else its error logs' change point."""
+    out: dict[str, datetime] = {}
+    for service in services:
+        found = metric_analysis.earliest([s.onset for s in summaries if s.service == service and metric_analysis.anomalous(s)
+                                          and not _quiet_metric(s)])
+        found = found or _log_onset(mined.get(service))
+        if found is not None:
+            out[service] = found
+    return out
+
+
+def _quiet_metric(s: MetricSummary) -> bool:
+    """A metric that fell (traffic, throughput) says a service is starved, not that it failed on its own."""
+    return s.shape == "drop"
+
+
+def _rate_ratio(stat: LogTemplateStat, onset: datetime, window_start: datetime, window_end: datetime) -> float:
+    before_minutes = max((onset - window_start).total_seconds() / 60, 1)
+    after_minutes = max((window_end - onset).total_seconds() / 60, 1)
+    return (stat.after_onset / after_minutes) / max(stat.before_onset / before_minutes, 0.02)
+
+
 def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templates: int,
-           new_after: timedelta = timedelta(minutes=45), recurring_after: timedelta = timedelta(hours=24)
-           ) -> list[EvidenceItem]:
+           new_after: timedelta = timedelta(minutes=45), recurring_after: timedelta = timedelta(hours=24),
+           max_other_templates: int = 4) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
 
     def add(**kw) -> EvidenceItem:
@@ -302,31 +368,47 @@ def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templ
             if stat.level not in ("error", "warn"):
                 continue
             signals = []
-            if ev.onset and is_bursting(stat, ev.onset, span_start, ev.window_end):
+            onset = ev.onsets.get(service) or ev.onset
+            if onset and is_bursting(stat, onset, span_start, ev.window_end):
                 signals.append("burst")
+                signals.append(f"rate_x{min(_rate_ratio(stat, onset, span_start, ev.window_end), 999):.0f}")
             # new: never seen in the first fifth of what was read
             if stat.first_seen and stat.first_seen - span_start > (ev.window_end - span_start) / 5:
                 signals.append("new")
-            for c in ev.changes:
-                # new since a change: absent before it (with history to tell), first seen soon after it
-                if c.service == service and span_start < c.at - timedelta(minutes=10) and stat.first_seen \
-                        and c.at <= stat.first_seen <= c.at + new_after:
-                    signals.append(f"new_since:{c.id}")
+            # new since a change: absent before it (with history to tell), first seen soon after it; of two
+            # changes, the template belongs to the last one before it appeared
+            since = [c for c in ev.changes if c.service == service and c.kind in ("deploy", "config")
+                     and span_start < c.at - timedelta(minutes=10) and stat.first_seen
+                     and c.at <= stat.first_seen <= c.at + new_after]
+            if since:
+                signals.append(f"new_since:{max(since, key=lambda c: c.at).id}")
+            # around long before the trouble began: rising or not, it is not what changed
+            if onset and stat.before_onset >= 3 and stat.first_seen and onset - stat.first_seen >= timedelta(minutes=30):
+                signals = [s for s in signals if s != "new" and not s.startswith("new_since:")]
+                if signals:
+                    signals.append("recurring")
             if m.history is not None:
                 days = recurring_days(m.history.get(tid), ev.window_start, ev.window_end, recurring_after)
                 if days is not None:
                     # seen days ago: neither new in this window nor new since a change
                     signals = [s for s in signals if s != "new" and not s.startswith("new_since:")]
                     if signals:
-                        signals += ["recurring", f"recurring_for_days:{days}"]
+                        signals = [s for s in signals if s != "recurring"] + ["recurring", f"recurring_for_days:{days}"]
                 elif tid not in m.history and "new" not in signals:
                     signals.append("new")        # never seen in any earlier incident
             if not signals or signals == ["new"] and stat.count < 3:
                 continue
-            ranked.append((("burst" in signals) + len(signals) * 0.1 + stat.after_onset / 1000, service, tid, stat,
-                           signals))
+            ranked.append((("burst" in signals) - 0.5 * ("recurring" in signals) + len(signals) * 0.1
+                           + stat.after_onset / 1000, service, tid, stat, signals))
     ranked.sort(key=lambda r: -r[0])
-    for _, service, tid, stat, signals in ranked[:max_templates]:
+    kept: dict[str, int] = defaultdict(int)
+    chosen = []
+    for row in ranked:
+        cap = max_templates if row[1] == incident.service else max_other_templates
+        if kept[row[1]] < cap:
+            kept[row[1]] += 1
+            chosen.append(row)
+    for _, service, tid, stat, signals in chosen:
         sample = " ".join(mined[service].samples.get(tid, "").split())[:240]
         add(type="log_template", ref=stat.template_id, service=service, at=stat.first_seen,
             detail=f"{service}: \"{stat.template[:160]}\" x{stat.count} ({stat.before_onset} before onset, "

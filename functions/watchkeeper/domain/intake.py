@@ -171,6 +171,72 @@ class _DatadogBody(_Lenient):
         return str(v) if isinstance(v, int) else v
 
 
+# --- GuardDuty and Security Hub findings (EventBridge) --------------------------------------
+
+class _FindingService(_Lenient):
+    archived: bool = False
+    count: int = 1
+    eventFirstSeen: datetime | None = None
+    eventLastSeen: datetime | None = None
+
+
+class _GuardDutyFinding(_Lenient):
+    id: str
+    type: str
+    title: str = ""
+    description: str = ""
+    severity: float = 0.0
+    resource: dict[str, Any] = Field(default_factory=dict)
+    service: _FindingService = Field(default_factory=_FindingService)
+    createdAt: datetime | None = None
+    updatedAt: datetime | None = None
+
+
+class _GuardDutyEvent(_Lenient):
+    id: str
+    detail_type: Literal["GuardDuty Finding"] = Field(alias="detail-type")
+    source: Literal["aws.guardduty"] = "aws.guardduty"
+    time: datetime
+    detail: _GuardDutyFinding
+
+
+class _AsffSeverity(_Lenient):
+    Label: str | None = None
+    Normalized: int | None = None
+
+
+class _AsffResource(_Lenient):
+    Type: str = ""
+    Id: str = ""
+    Tags: dict[str, str] = Field(default_factory=dict)
+    Details: dict[str, Any] = Field(default_factory=dict)
+
+
+class _AsffFinding(_Lenient):
+    Id: str
+    Title: str = ""
+    Description: str = ""
+    Types: list[str] = Field(default_factory=list)
+    Severity: _AsffSeverity = Field(default_factory=_AsffSeverity)
+    Resources: list[_AsffResource] = Field(default_factory=list)
+    Workflow: dict[str, Any] = Field(default_factory=dict)
+    RecordState: str = "ACTIVE"
+    ProductName: str | None = None
+    UpdatedAt: datetime | None = None
+
+
+class _SecurityHubDetail(_Lenient):
+    findings: list[_AsffFinding] = Field(min_length=1)
+
+
+class _SecurityHubEvent(_Lenient):
+    id: str
+    detail_type: Literal["Security Hub Findings - Imported", "Security Hub Findings - Custom Action"] = Field(
+        alias="detail-type")
+    time: datetime
+    detail: _SecurityHubDetail
+
+
 # --- the discriminated union ----------------------------------------------------------------
 
 class _Delivery(BaseModel):
@@ -202,8 +268,19 @@ class DatadogDelivery(_Delivery):
     payload: _DatadogBody
 
 
+class GuardDutyDelivery(_Delivery):
+    source: Literal["guardduty"]
+    payload: _GuardDutyEvent
+
+
+class SecurityHubDelivery(_Delivery):
+    source: Literal["securityhub"]
+    payload: _SecurityHubEvent
+
+
 Delivery = Annotated[
-    Union[CloudWatchSnsDelivery, CloudWatchEventDelivery, PagerDutyDelivery, GrafanaDelivery, DatadogDelivery],
+    Union[CloudWatchSnsDelivery, CloudWatchEventDelivery, PagerDutyDelivery, GrafanaDelivery, DatadogDelivery,
+          GuardDutyDelivery, SecurityHubDelivery],
     Field(discriminator="source"),
 ]
 _DELIVERY = TypeAdapter(Delivery)
@@ -232,6 +309,10 @@ def parse_delivery(source: str, payload: Any, received_at: datetime | str) -> li
         return [a for a in [_from_pagerduty(delivery)] if a is not None]
     if isinstance(delivery, GrafanaDelivery):
         return [_from_grafana(delivery, i, a) for i, a in enumerate(delivery.payload.alerts)]
+    if isinstance(delivery, GuardDutyDelivery):
+        return [_from_guardduty(delivery)]
+    if isinstance(delivery, SecurityHubDelivery):
+        return [_from_securityhub(delivery, f) for f in delivery.payload.detail.findings]
     return [_from_datadog(delivery)]
 
 
@@ -387,4 +468,99 @@ def _from_datadog(d: DatadogDelivery) -> Alert:
         metric_name=p.alert_metric,
         labels=tags,
         priority=p.alert_type if (p.priority or "normal") == "normal" else p.priority,
+    )
+
+
+# --- findings -----------------------------------------------------------------------------------
+
+def _finding_priority(score: float) -> str:
+    """GuardDuty's bands: 9-10 critical, 7-8.9 high, 4-6.9 medium, below 4 low."""
+    return "critical" if score >= 9 else "high" if score >= 7 else "medium" if score >= 4 else "low"
+
+
+def _tag_hints(tags: Any) -> list[str]:
+    """Service names from resource tags ([{key, value}] or {key: value}), most telling keys first."""
+    pairs = {str(t.get("key") or t.get("Key")): str(t.get("value") or t.get("Value") or "")
+             for t in tags if isinstance(t, dict)} if isinstance(tags, list) else dict(tags or {})
+    return [pairs[k] for k in ("service", "Service", "app", "App", "application", "Name", "aws:ecs:serviceName",
+                               "eks:deployment") if pairs.get(k)]
+
+
+def _guardduty_hints(resource: dict[str, Any]) -> list[str]:
+    """The affected workload, however GuardDuty names it (EKS workload, instance, ECS, Lambda, RDS, key)."""
+    hints: list[str] = []
+    k8s = resource.get("kubernetesDetails") or {}
+    workload = k8s.get("kubernetesWorkloadDetails") or {}
+    if workload.get("name"):
+        hints.append(str(workload["name"]))
+    instance = resource.get("instanceDetails") or {}
+    hints += _tag_hints(instance.get("tags") or [])
+    ecs = resource.get("ecsClusterDetails") or {}
+    task = ecs.get("taskDetails") or {}
+    if task.get("definitionArn"):
+        hints.append(str(task["definitionArn"]).rsplit("/", 1)[-1].split(":")[0])
+    hints += [str(c.get("name")) for c in task.get("containers") or [] if isinstance(c, dict) and c.get("name")]
+    hints += _tag_hints(ecs.get("tags") or [])
+    lam = resource.get("lambdaDetails") or {}
+    if lam.get("functionName"):
+        hints.append(str(lam["functionName"]))
+    rds = resource.get("rdsDbInstanceDetails") or {}
+    if rds.get("dbInstanceIdentifier"):
+        hints.append(str(rds["dbInstanceIdentifier"]))
+    eks = resource.get("eksClusterDetails") or {}
+    hints += _tag_hints(eks.get("tags") or [])
+    key = resource.get("accessKeyDetails") or {}
+    if key.get("userName"):
+        hints.append(str(key["userName"]))
+    if instance.get("instanceId"):
+        hints.append(str(instance["instanceId"]))
+    return list(dict.fromkeys(h for h in hints if h))
+
+
+def _from_guardduty(d: GuardDutyDelivery) -> Alert:
+    """A GuardDuty finding: one alarm per finding id; an update of the finding is one more delivery of it."""
+    ev, f = d.payload, d.payload.detail
+    resource_type = str(f.resource.get("resourceType") or "")
+    return Alert(
+        delivery_id=f"events:{ev.id}",
+        fingerprint=f"guardduty:{f.id}",
+        source="guardduty",
+        status="resolved" if f.service.archived else "firing",
+        title=f.title or f.type,
+        description=" ".join(x for x in (f"GuardDuty finding {f.type}", f.description) if x)[:2000],
+        received_at=_utc(d.received_at),
+        started_at=_utc(f.service.eventFirstSeen or f.createdAt or ev.time),
+        service_hints=_guardduty_hints(f.resource),
+        metric_namespace="aws.guardduty",
+        labels={k: v for k, v in {"finding_type": f.type, "resource_type": resource_type,
+                                  "severity": f"{f.severity:g}", "count": str(f.service.count)}.items() if v},
+        priority=_finding_priority(f.severity),
+    )
+
+
+def _from_securityhub(d: SecurityHubDelivery, f: _AsffFinding) -> Alert:
+    """One ASFF finding of a Security Hub event (an event may carry several)."""
+    hints: list[str] = []
+    for r in f.Resources:
+        hints += _tag_hints(r.Tags)
+        if r.Id:
+            hints.append(r.Id.rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+    workflow = str(f.Workflow.get("Status") or "NEW").upper()
+    resolved = f.RecordState.upper() == "ARCHIVED" or workflow in ("RESOLVED", "SUPPRESSED")
+    label = (f.Severity.Label or "").lower()
+    return Alert(
+        delivery_id=f"events:{d.payload.id}:{_digest(f.Id)}",
+        fingerprint=f"securityhub:{f.Id}",
+        source="securityhub",
+        status="resolved" if resolved else "firing",
+        title=f.Title or (f.Types[0] if f.Types else "Security Hub finding"),
+        description=" ".join(x for x in (f"Security Hub finding ({f.ProductName or 'unknown product'})",
+                                         f.Description) if x)[:2000],
+        received_at=_utc(d.received_at),
+        started_at=_utc(f.UpdatedAt or d.payload.time),
+        service_hints=list(dict.fromkeys(h for h in hints if h)),
+        metric_namespace="aws.securityhub",
+        labels={k: v for k, v in {"finding_type": ",".join(f.Types)[:200],
+                                  "resource_type": ",".join(r.Type for r in f.Resources)[:200]}.items() if v},
+        priority="critical" if label == "critical" else label or None,
     )

@@ -1,6 +1,7 @@
 """Metric series: baseline, onset (change point) and shape of a deviation."""
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,9 +24,18 @@ def summarize(series: MetricSeries, until: datetime | None = None) -> MetricSumm
     base = statistics.median(ref)
     mad = statistics.median(abs(v - base) for v in ref)
     scale = max(1.4826 * mad, 0.05 * abs(base), 1e-6)
+    if all(float(v).is_integer() for v in ref) and abs(base) < 50:
+        scale = max(scale, math.sqrt(max(abs(base), 1.0)))   # small counts: a few events more is Poisson noise
     latest = statistics.mean(values[-3:])
     summary.baseline, summary.latest, summary.peak = round(base, 3), round(latest, 3), round(max(values), 3)
     summary.change_ratio = round(latest / base, 3) if base else (float("inf") if latest > 0 else 1.0)
+    trend = _steady_climb(pts)
+    if trend is not None:      # a slow leak: the whole window climbs, so its first half is no baseline
+        first, onset = trend
+        summary.baseline = round(first, 3)
+        summary.change_ratio = round(latest / first, 3) if first else summary.change_ratio
+        summary.onset, summary.shape = onset, "ramp"
+        return summary
     direction = 1 if latest >= base else -1
     deviation = [(v - base) * direction / scale for v in values]
     smooth = [statistics.median(deviation[max(0, i - 1): i + 2]) for i in range(len(deviation))]
@@ -58,6 +68,37 @@ def summarize(series: MetricSeries, until: datetime | None = None) -> MetricSumm
         early = statistics.mean(run[1:4])
         summary.shape = "step" if early >= 0.7 * final else "ramp"
     return summary
+
+
+def _steady_climb(pts: list[tuple[datetime, float]]) -> tuple[float, datetime] | None:
+    """(fitted start value, start) when the series climbs steadily over the whole window: a straight-line fit
+    explains it well, it rose by a fifth or more, and far more than its noise."""
+    n = len(pts)
+    if n < 30:
+        return None
+    xs = list(range(n))
+    ys = [v for _, v in pts]
+    mx, my = (n - 1) / 2, statistics.mean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    slope = sxy / sxx
+    if slope <= 0:
+        return None
+    intercept = my - slope * mx
+    residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys)]
+    ss_res = sum(r * r for r in residuals)
+    ss_tot = sum((y - my) ** 2 for y in ys) or 1e-12
+    r2 = 1 - ss_res / ss_tot
+    rise = slope * (n - 1)
+    noise = math.sqrt(ss_res / n)
+    # halves must climb alike: a step or a late spike is not a steady climb
+    half = n // 2
+    first_half = ys[half - 1] - ys[0] if half > 1 else 0
+    second_half = ys[-1] - ys[half]
+    if r2 >= 0.85 and intercept > 0 and rise >= 0.2 * intercept and rise >= 8 * noise \
+            and first_half > 0.25 * rise and second_half > 0.25 * rise:
+        return intercept, pts[0][0]
+    return None
 
 
 def anomalous(summary: MetricSummary) -> bool:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from ..adapters.slack import APPROVE, SlackRequestRefused, parse_action, verify_request
 from ..approvals import ApprovalRefused, ApprovalService, already_decided
 from ..composition import container
+from ..corrections import InvalidCorrection, record_correction
 from ..domain.approval_page import SECURITY_HEADERS, notice_page, request_page
 from ._runtime import logger, tracer
 
@@ -56,9 +57,28 @@ def decide(token: str) -> Response:
     except ApprovalRefused as exc:
         return _html(notice_page(exc.title, str(exc)), exc.status)
     verb = "approved" if decision.approved else "rejected"
-    return _html(notice_page(f"Remediation {verb}", f"Recorded: {verb} by {decision.decided_by}. "
+    corrected = _correction(token, fields, decision.decided_by, "web")
+    return _html(notice_page(f"Remediation {verb}", f"Recorded: {verb} by {decision.decided_by}. {corrected}"
                              + ("Watchkeeper resumes now." if decision.approved else "Nothing will be changed; "
                                 "on-call keeps the incident."), ok=True))
+
+
+def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> str:
+    """The optional "the root cause was really ..." of a decision, from a proven approver: audit and memory."""
+    kind = (fields.get("root_cause") or "").strip()
+    if not kind:
+        return ""
+    request = service().pending(token)
+    was = ((request.get("summary") or {}).get("root_cause") or {}).get("kind")
+    if kind == was and not fields.get("culprit"):
+        return ""
+    try:
+        record_correction(container().audit(), container().memory(), request["incident_id"],
+                          (request.get("summary") or {}).get("service", ""), kind, fields.get("culprit"), who,
+                          channel, was=was, reason=fields.get("reason", "")[:500])
+    except InvalidCorrection as exc:
+        return f"The root cause was not corrected: {exc}. "
+    return f"Root cause corrected to {kind}. "
 
 
 @app.post("/slack/actions")

@@ -32,6 +32,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+_FINDING_SOURCES = {"aws.guardduty": "guardduty", "aws.securityhub": "securityhub"}
+
+
 def _from_record(record: dict[str, Any]) -> tuple[str, Any, Any]:
     """One SQS record: an SNS envelope (raw delivery off), an EventBridge event, or a direct delivery."""
     body = json.loads(record.get("body") or "null")
@@ -39,6 +42,9 @@ def _from_record(record: dict[str, Any]) -> tuple[str, Any, Any]:
         return "cloudwatch-sns", body, body.get("Timestamp") or _now()
     if isinstance(body, dict) and body.get("detail-type") == "CloudWatch Alarm State Change":
         return "cloudwatch-eventbridge", body, body.get("time") or _now()
+    finding_source = _FINDING_SOURCES.get(body.get("source")) if isinstance(body, dict) else None
+    if finding_source and "detail" in body:                            # GuardDuty / Security Hub findings rule
+        return finding_source, body, body.get("time") or _now()
     if isinstance(body, dict) and "source" in body and "payload" in body:
         return body["source"], body["payload"], body.get("received_at") or _now()
     return "unknown", record.get("body"), _now()

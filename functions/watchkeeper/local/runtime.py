@@ -324,6 +324,8 @@ class LocalAws:
             p = r.resolve(res["Properties"])
             ssm.put_parameter(Name=r.refs[lid], Value=p.get("Value", ""), Type="String", Overwrite=True,
                               Tier="Advanced" if len(p.get("Value", "")) > 4096 else "Standard")
+        for lid, res in r.of_type("Custom::AWS").items():
+            self._run_sdk_call(lid, r.resolve(res["Properties"].get("Create")))
         secrets = self.client("secretsmanager")
         for lid, res in r.of_type("AWS::SecretsManager::Secret").items():
             gen = res["Properties"].get("GenerateSecretString", {})
@@ -353,6 +355,22 @@ class LocalAws:
             definition = r.resolve(p["DefinitionString"])
             sfn.create_state_machine(name=p.get("StateMachineName", lid), definition=definition, roleArn=role,
                                      type=p.get("StateMachineType", "STANDARD"))
+
+    def _run_sdk_call(self, lid: str, call: Any) -> None:
+        """A custom resource's create call (aws-cdk-lib AwsCustomResource), made as CloudFormation would."""
+        if not call:
+            return
+        from botocore import xform_name
+        from botocore.exceptions import ClientError
+
+        doc = json.loads(call) if isinstance(call, str) else call
+        client = self.client(doc["service"].lower())
+        try:
+            getattr(client, xform_name(doc["action"]))(**doc.get("parameters", {}))
+        except ClientError as exc:
+            ignored = doc.get("ignoreErrorCodesMatching")
+            if not ignored or not __import__("re").match(ignored, exc.response["Error"]["Code"]):
+                raise RuntimeError(f"custom resource {lid}: {exc}") from exc
 
     def _install_dispatcher(self) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend

@@ -8,8 +8,11 @@ from pydantic import Field
 
 from .base import Contract
 
-AlertSource = Literal["cloudwatch-sns", "cloudwatch-eventbridge", "pagerduty", "grafana", "datadog"]
-ALERT_SOURCES: tuple[str, ...] = ("cloudwatch-sns", "cloudwatch-eventbridge", "pagerduty", "grafana", "datadog")
+AlertSource = Literal["cloudwatch-sns", "cloudwatch-eventbridge", "pagerduty", "grafana", "datadog", "guardduty",
+                      "securityhub"]
+ALERT_SOURCES: tuple[str, ...] = ("cloudwatch-sns", "cloudwatch-eventbridge", "pagerduty", "grafana", "datadog",
+                                  "guardduty", "securityhub")
+SECURITY_SOURCES: frozenset[str] = frozenset({"guardduty", "securityhub"})   # every finding is a security signal
 AlertStatus = Literal["firing", "resolved"]
 Category = Literal["performance", "availability", "resource", "deployment", "security", "unknown"]
 Severity = Literal["critical", "high", "warning", "info"]

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from .base import Contract
 
-EvidenceType = Literal["alert", "change", "log_template", "metric", "cluster", "dependency"]
+EvidenceType = Literal["alert", "change", "log_template", "metric", "cluster", "dependency", "history"]
 
 
 class EvidenceItem(Contract):
@@ -69,3 +69,6 @@ class Evidence(Contract):
     metrics: list[MetricSummary] = Field(default_factory=list)
     log_lines_read: int = 0
     notes: list[str] = Field(default_factory=list)
+    onsets: dict[str, datetime] = Field(default_factory=dict)       # per service: when its own signals turned
+    missing: list[str] = Field(default_factory=list)                # "metrics:<service>", "logs:<service>"
+    fingerprint: list[str] = Field(default_factory=list)            # what the incident looks like (memory)
