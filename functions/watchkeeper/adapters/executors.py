@@ -130,6 +130,12 @@ class AwsCaller:
                 raise TransientError(f"{what}: {exc}") from exc
             except BotoCoreError as exc:
                 raise ExecutorError(f"{what}: {exc}") from exc
+            except (TransientError, ExecutorError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. an API the emulator does not implement
+                if write:
+                    raise OutcomeUnknown(f"{what}: {type(exc).__name__}: {exc}: outcome unknown") from exc
+                raise ExecutorError(f"{what}: {type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int) -> None:

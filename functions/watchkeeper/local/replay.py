@@ -58,6 +58,7 @@ class ReplaySession:
         self._to_start: list[str] = []
         self._started: set[str] = set()
         self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
+        self._first_nudge: dict[str, float] = {}          # incident -> when a heartbeat was first refused
         self.approval_server: ApprovalServer | None = None
 
     def __enter__(self) -> "ReplaySession":
@@ -191,9 +192,11 @@ class ReplaySession:
             return
         try:
             sfn.send_task_heartbeat(taskToken=sent[0])
-        except Exception:  # the task has moved on: nothing to wake
-            self._sent.pop(incident_id, None)
-            return
+        except Exception:  # not waiting yet (its request function still runs), or it has moved on
+            first = self._first_nudge.setdefault(incident_id, time.monotonic())
+            if time.monotonic() - first > 30:
+                self._sent.pop(incident_id, None)
+                return
         self._sent[incident_id] = (sent[0], time.monotonic())
 
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
