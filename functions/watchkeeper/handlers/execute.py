@@ -8,7 +8,7 @@ from typing import Any
 
 from ..models import ApprovalDecision, Incident, RemediationPlan
 from ._errors import retried_as_transient
-from ._runtime import logger, steps, tracer
+from ._runtime import agent_metrics, logger, steps, tracer
 
 
 @logger.inject_lambda_context
@@ -21,5 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return steps().preview(incident, RemediationPlan.model_validate(event["plan"]))
         approval = ApprovalDecision.model_validate(event["approval"]) if event.get("approval") else None
         preview = event.get("preview") if isinstance(event.get("preview"), dict) else {}
-        return steps().execute(incident, RemediationPlan.model_validate(event["plan"]), approval,
-                               preview=preview.get("actions")).model_dump(mode="json")
+        result = steps().execute(incident, RemediationPlan.model_validate(event["plan"]), approval,
+                                 preview=preview.get("actions"))
+    agent_metrics().executed(incident, result)
+    return result.model_dump(mode="json")

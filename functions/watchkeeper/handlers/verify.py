@@ -5,7 +5,7 @@ from typing import Any
 
 from ..models import Evidence, ExecutionResult, Incident, RemediationPlan, Verification
 from ._errors import retried_as_transient
-from ._runtime import logger, steps, tracer
+from ._runtime import agent_metrics, logger, steps, tracer
 
 
 @logger.inject_lambda_context
@@ -17,5 +17,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     evidence = Evidence.model_validate(event["evidence"]) if event.get("evidence") else None
     execution = ExecutionResult.model_validate(event["execution"]) if event.get("execution") else None
     with retried_as_transient("Verify recovery"):
-        return steps().verify(incident, RemediationPlan.model_validate(event["plan"]), evidence, previous,
-                              execution).model_dump(mode="json")
+        verification = steps().verify(incident, RemediationPlan.model_validate(event["plan"]), evidence, previous,
+                                      execution)
+    agent_metrics().verified(incident, verification)
+    return verification.model_dump(mode="json")
