@@ -466,13 +466,13 @@ class Steps:
 
     def _approved_pins(self, incident: Incident, preview: list[dict[str, Any]] | None) -> dict[str, Pin]:
         """The pins the approvers were shown: the Preview step's output in the state document (the very
-        data the approval request was built from), else the stored request, when it was approved (a
-        request whose preview its own function computed)."""
+        data the approval request was built from), else the stored request (one whose preview its
+        own function computed), unless it was rejected or timed out."""
         proposed = preview
         latest = getattr(self.approvals, "latest_approval", None)
         if not proposed and latest is not None:
             request = latest(incident.id)
-            if request is not None and request.get("status") == "approved":
+            if request is not None and request.get("status") not in ("rejected", "timed_out", "expired"):
                 proposed = (request.get("summary") or {}).get("proposed")
         pins = {}
         for entry in proposed or []:
