@@ -559,3 +559,14 @@ def test_eks_cluster_credentials_failure_is_a_failed_result(sim):
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "eks:DescribeCluster"}}, "DescribeCluster")
     result = KubernetesExecutor(no_cluster).execute(act("scale_service", f"eks/prod/{NS}/{NAME}"), dry_run=False)
     assert result.status == "failed" and "AccessDeniedException" in result.error
+
+
+def test_a_rollback_naming_its_culprit_only_by_id_takes_the_target_from_the_journal(ecs):
+    ecs.register_task_definition(family="orders", containerDefinitions=[{"name": "orders", "image": "shop/orders:3",
+                                                                         "memory": 512}])
+    ecs.update_service(cluster="prod", service="orders", taskDefinition="orders:3")
+    change = ChangeEvent.model_validate(culprit("3", "1", "ecs"))          # 3 replaced 1 (2 was never live)
+    router = PlatformExecutors({"ecs": EcsExecutor(ecs, no_sleep())},
+                               config=ConfigExecutor({change.id: change}.get, ssm=boto3.client("ssm")))
+    planned = router.execute(act("rollback_deployment", "ecs/prod/orders", change_id=change.id), dry_run=True)
+    assert planned.status == "planned" and planned.pin.target["taskDefinition"].endswith("orders:1")

@@ -1041,10 +1041,22 @@ class PlatformExecutors:
 
     def execute(self, action: Action, *, dry_run: bool, pin: Pin | None = None,
                 guard: Guard | None = None) -> ActionResult:
+        action = self._with_change(action)
         executor, why = self._route(action)
         if executor is None:
             return _result(action, "failed", error=why)
         return executor.execute(action, dry_run=dry_run, pin=pin, guard=guard)
+
+    def _with_change(self, action: Action) -> Action:
+        """A rollback that names its culprit change only by id gets the change from the journal (the
+        revision it replaced is the target)."""
+        if action.type != "rollback_deployment" or action.params.get("change") or not action.params.get("change_id"):
+            return action
+        lookup = getattr(self._config, "_lookup", None)
+        change = lookup(str(action.params["change_id"])) if lookup is not None else None
+        if change is None:
+            return action
+        return action.model_copy(update={"params": {**action.params, "change": change.model_dump(mode="json")}})
 
     def observe(self, action: Action, pin: Pin) -> dict[str, Any]:
         executor, why = self._route(action)
