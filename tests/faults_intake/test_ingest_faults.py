@@ -2,11 +2,12 @@
 
 Two SQS batches (alerts on four services, a dependency absorbed, a redelivery, a resolved alert,
 a malformed body) go through the real ingest handler on moto. A clean run gives the expected
-world and K, the number of AWS calls it makes; then for every N in 1..K and both kinds of fault
-(throttled before the call, lost answer after it) the batches are delivered again the way SQS
-does (the records a partial batch response names, or the whole batch after a function error)
-until none fails. Invariants: every firing alert is in exactly one incident, every incident has
-exactly one execution (and no pending start), nothing is counted twice: the world is the clean one.
+world and K, the number of AWS calls it makes; then for every N in 1..K and every kind of fault
+of the write path's harness (tests/faults/harness.py: throttled or reset before the call, its
+answer lost to a 5xx or a timeout after it) the batches are delivered again the way SQS does (the
+records a partial batch response names, or the whole batch after a function error) until none
+fails. Invariants: every firing alert is in exactly one incident, every incident has exactly one
+execution (and no pending start), nothing is counted twice: the world is the clean one.
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from watchkeeper.local.runtime import LambdaContext
 from watchkeeper.models import Service, ServiceCatalog
 from watchkeeper.settings import Settings
 
-from .harness import FaultInjector
+from ..faults.harness import KINDS, FaultInjector
+
+FAULTS = FaultInjector.installed()      # before any session of this module exists: every client gets the hooks
 
 pytestmark = pytest.mark.faults
 
@@ -76,8 +79,8 @@ BATCHES = [
 ]
 
 
-def run(nth: int | None = None, kind: str = "throttle") -> tuple[dict, FaultInjector]:
-    """Deliver the batches as SQS does; return the world ingest left, and what the injector saw."""
+def run(nth: int | None = None, kind: str = "throttle") -> tuple[dict, list, object]:
+    """Deliver the batches as SQS does; return the world ingest left, the calls in scope and the one faulted."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(TableName="state", BillingMode="PAY_PER_REQUEST",
@@ -89,17 +92,19 @@ def run(nth: int | None = None, kind: str = "throttle") -> tuple[dict, FaultInje
                                            definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Pass",
                                                                                                    "End": True}}}))
         session = boto3.session.Session(region_name=REGION)
-        faults = FaultInjector(nth=nth, kind=kind).install(session)
         c = Container(Settings.from_env({"STATE_TABLE": "state", "STATE_MACHINE_ARN": machine["stateMachineArn"],
                                          "START_EXECUTIONS": "true", "SETTLE_SECONDS": "0"}), session=session)
         c._catalog = CATALOG
         composition.use_containers(lambda: c)
+        FAULTS.scope = lambda call: True              # every AWS call ingest makes counts
         try:
-            for batch in BATCHES:
-                deliver(batch)
+            with FAULTS.armed(nth=nth, kind=kind):
+                for batch in BATCHES:
+                    deliver(batch)
+                calls, injected = list(FAULTS.calls), FAULTS.injected
         finally:
             composition.use_containers(None)
-        return world(ddb, sfn, machine["stateMachineArn"]), faults
+        return world(ddb, sfn, machine["stateMachineArn"]), calls, injected
 
 
 def deliver(batch: list[dict]) -> None:
@@ -138,10 +143,10 @@ def check_invariants(w: dict) -> None:
 
 @pytest.fixture(scope="module")
 def clean() -> tuple[dict, int]:
-    expected, faults = run()
+    expected, calls, _ = run()
     check_invariants(expected)
     assert expected["incidents"] and expected["quarantined"] == 1
-    return expected, len(faults.calls)
+    return expected, len(calls)
 
 
 def test_the_clean_run_places_every_alert_once_and_starts_every_incident_once(clean):
@@ -154,11 +159,24 @@ def test_the_clean_run_places_every_alert_once_and_starts_every_incident_once(cl
     assert by_service["billing-worker"] == (2, 0, ["orders-db"])        # the latest caller takes the dependency
 
 
-@pytest.mark.parametrize("kind", ["throttle", "5xx"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_nth_aws_call_fails_for_every_n_and_sqs_redelivers(clean, kind):
     expected, calls = clean
+    faulted = []
     for nth in range(1, calls + 1):
-        got, faults = run(nth, kind)
-        assert faults.injected, f"call {nth} was not reached"
+        got, _, injected = run(nth, kind)
+        assert injected is not None, f"call {nth} was not reached"
         check_invariants(got)
-        assert got == expected, f"{kind} on call {nth} ({faults.injected}) left a different world"
+        assert got == expected, f"{kind} on call {nth} ({injected.service}:{injected.operation}) left a different world"
+        faulted.append(f"{injected.service}:{injected.operation}")
+    report(f"ingest-{kind}", {"name": f"ingest ({kind})", "fault_points": len(faulted),
+                              "operations": sorted(set(faulted))})
+
+
+def report(name: str, document: dict) -> None:
+    """The fault tier's summary (tests/conftest.py) counts the sweeps written to .cache/faults."""
+    from pathlib import Path
+
+    reports = Path(__file__).resolve().parents[2] / ".cache" / "faults"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{name}.json").write_text(json.dumps(document, indent=2))
