@@ -232,3 +232,15 @@ def test_the_index_is_built_once_when_threads_read_it_together():
         finally:
             sys.setswitchinterval(interval)
         assert sum(len(g.entries) for g in emulator._index(backend).ordered) == 30000
+
+
+def test_the_interpreters_lambda_client_is_kept_per_default_session():
+    import boto3
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    with mock_aws():
+        boto3.DEFAULT_SESSION = None
+        first = lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=None)
+        assert lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=None) is first
+        boto3.DEFAULT_SESSION = None                                # a new local runtime
+        assert lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=None) is not first

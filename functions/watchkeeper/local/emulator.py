@@ -14,7 +14,8 @@ compares them with moto's own on random data and fails if a hook moves):
   to roll back: a storm's ingest spent most of its time copying. An undo log of the items the
   transaction touched rolls back the same way (and no longer erases other writers' items).
   A table `Query` sorted every item of the table to keep one partition; it reads the partition.
-- Step Functions parses the definition again for every execution; the syntax tree is kept.
+- Step Functions parses the definition again for every execution, and builds a new client for every
+  Lambda task: the syntax tree and the interpreter's client are kept.
 - Step Functions `.waitForTaskToken` with a heartbeat: a decision (SendTaskSuccess) that
   arrives before the task has set up its heartbeat endpoint is only noticed at the next
   heartbeat, and the task fails with a heartbeat timeout when none comes. The endpoint now
@@ -416,6 +417,31 @@ def _install_stepfunctions() -> None:
         return Preprocessor().visit(tree), tree
 
     AmazonStateLanguageParser.parse = staticmethod(parse_once)
+
+    # Every Lambda task builds a new boto3 client to invoke its function (~10 ms each, 400 in a
+    # storm): the interpreter's client is kept per default session, region and service. The
+    # request each call makes is the same; botocore clients may be shared between threads.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    build = boto_client.boto_client_for
+    _ORIGINAL["stepfunctions.boto_client_for"] = build
+    clients: dict[tuple, Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        import boto3
+        from moto.core.models import botocore_stubber
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        key = (region, service, botocore_stubber.enabled)
+        kept = clients.get(key)
+        if kept is None or kept[0] is not boto3.DEFAULT_SESSION:     # a new runtime: a new default session
+            kept = clients[key] = (boto3.DEFAULT_SESSION, build(region, service, state_credentials))
+        return kept[1]
+
+    boto_client.boto_client_for = boto_client_for
+    lambda_eval_utils.boto_client_for = boto_client_for
 
     setup = CallbackEndpoint.setup_heartbeat_endpoint
     _ORIGINAL["stepfunctions.setup_heartbeat_endpoint"] = setup
