@@ -11,6 +11,15 @@ deterministic steps, so they do not change results for a given state:
   template has grown wildcards, because drain3 does not count wildcard positions as
   similar. Pinning repeats to their first cluster is what a log reader expects.)
 
+A third cache makes lines that differ only in their numbers cheap: the *digit shape*
+of a line (every ASCII digit read as the same digit) keys its masked text. Masking and
+parsing look at where digits are, never at which digits they are (the one exception,
+the ``0x`` of a hex literal, keeps its zeros in the key), so two lines with one shape
+mask alike whenever the masked text kept no digit of its own; only then is the shape
+remembered. Lines whose parsing could depend on digit values (JSON, escapes) are keyed
+by their exact text instead. Production logs rarely repeat a line verbatim, but they
+repeat its shape all the time (timestamps, ids, latencies), so this is the hot path.
+
 Template ids are ``c<drain3 cluster id>``: drain3 ids never change, so ids survive
 ``state_bytes()`` / ``from_state()``. When two drain3 clusters end up with the same
 template (drain3 routes by the first tokens before they are generalised, so this
@@ -37,6 +46,47 @@ DEFAULTS = {
     "typed": False,
 }
 _CACHE_MAX = 200_000
+# the digit shape of a text: every ASCII digit as "5"; with "0" kept where a digit precedes an "x" (hex literal)
+_SHAPE = str.maketrans("0123456789", "5555555555")
+_SHAPE_KEEP0 = str.maketrans("123456789", "555555555")
+_SHAPE_B = bytes.maketrans(b"0123456789", b"5555555555")
+_SHAPE_KEEP0_B = bytes.maketrans(b"123456789", b"555555555")
+_HAS_DIGIT = None
+
+
+def _shape(text: str) -> str:
+    key = text.translate(_SHAPE)
+    if "5x" in key or "5X" in key:
+        return text.translate(_SHAPE_KEEP0)
+    return key
+
+
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+
+
+class _Holes:
+    """The masked text of a digit shape that keeps some of the line's own digits, and where they come from."""
+
+    __slots__ = ("text", "pairs")
+
+    def __init__(self, text: str, pairs: tuple[tuple[int, int], ...]):
+        self.text, self.pairs = text, pairs     # (position in the masked text, position in the line)
+
+    def fill(self, line: "str | bytes") -> str:
+        if type(line) is bytes:
+            line = line.decode("utf-8", "replace")
+        chars = list(self.text)
+        for out, src in self.pairs:
+            chars[out] = line[src]
+        return "".join(chars)
+
+
+def _digit_free(text: str) -> bool:
+    global _HAS_DIGIT
+    if _HAS_DIGIT is None:
+        import re
+        _HAS_DIGIT = re.compile(r"\d").search
+    return _HAS_DIGIT(text) is None
 ENUM_MAX = 4  # at most this many distinct words in a slot make it an enum slot
 ENUM_MIN_COUNT = 2  # ... each seen on at least this many lines
 _WORD_RE = None
@@ -134,8 +184,10 @@ class TemplateMiner:
         self._tm.drain = self._drain
         self._masker = Masker(typed=DEFAULTS["typed"] if typed is None else typed)
         self._parse = parse
-        self._mask_memo: dict[str, str] = {}
+        self._mask_memo: dict[str, str] = {}   # exact text -> masked, when its shape cannot key it
+        self._shape_memo: dict[str, str] = {}  # digit shape of a text -> masked
         self._cluster_memo: dict[str, int] = {}
+        self._live: dict[str, object] = {}     # masked text -> its drain cluster (not part of the state)
         self._alias: dict[int, int] = {}  # merged cluster id -> canonical id
         self._counts: dict[str, int] = {}  # masked text -> lines seen (for enum splits)
         self._sub: dict[str, int] = {}  # "cid|enum values" -> sub-template number
@@ -148,75 +200,177 @@ class TemplateMiner:
         p = parse_line(line)
         return template_text(p), p.level
 
-    def add_all(self, lines: Iterable[str]) -> list[tuple[str, str]]:
-        """Mine all ``lines``; return ``(template_id, final template)`` per line, in order."""
-        raw_memo: dict[str, str] = {}
-        add = self.add_cluster_id
-        parse = self._parse
-        masked_of = self._mask_memo
-        seq = []
-        for line in lines:
-            t = raw_memo.get(line)
-            if t is None:
-                text = line.rstrip("\r\n")
-                if parse:
-                    text = template_text(parse_line(text))
-                if len(raw_memo) >= _CACHE_MAX:
-                    raw_memo.clear()
-                raw_memo[line] = t = text
-            cid = add(t)
-            seq.append((masked_of.get(t) or self.mask(t), cid))
+    def _masked_line(self, line: str) -> tuple[str, "str | _Holes | None"]:
+        """The masked text of a raw line, and what every line of its digit shape masks to: that same
+        text, a text with holes for the digits it keeps, or None (parsing may read its digits as values:
+        JSON, escapes; such lines are remembered by their exact text)."""
+        masked = self._pipeline(line)
+        if "{" in line or "\\" in line:
+            return masked, None
+        if _digit_free(masked):
+            return masked, masked
+        return masked, self._holes(line, masked)
+
+    def _pipeline(self, line: str) -> str:
+        text = line.rstrip("\r\n")
+        if self._parse:
+            text = template_text(parse_line(text))
+        return self.mask(text)
+
+    def _holes(self, line: str, masked: str) -> "_Holes | None":
+        """Which digits of ``line`` survive into ``masked`` (``ssh2``, ``eth0``), found by masking copies of
+        the line whose digits are relabelled by their index (masking reads only where digits are)."""
+        if "5x" in line.translate(_SHAPE) or "5X" in line.translate(_SHAPE):
+            return None     # a hex literal's zero is the one digit value masking reads
+        digits = [i for i, c in enumerate(line) if "0" <= c <= "9"]
+        outs = [o for o, c in enumerate(masked) if "0" <= c <= "9"]
+        if not digits or not outs:
+            return None
+        index = [0] * len(outs)
+        scale = 1
+        while True:
+            chars = list(line)
+            for k, pos in enumerate(digits):
+                chars[pos] = "0123456789"[(k // scale) % 10]
+            text = "".join(chars).rstrip("\r\n")
+            probe = self._masker.mask(template_text(parse_line(text)) if self._parse else text)
+            if len(probe) != len(masked) or probe.translate(_DROP_DIGITS) != masked.translate(_DROP_DIGITS):
+                return None
+            for q, o in enumerate(outs):
+                c = probe[o]
+                if not "0" <= c <= "9":
+                    return None
+                index[q] += int(c) * scale
+            scale *= 10
+            if scale >= len(digits):
+                break
+        pairs = []
+        for o, k in zip(outs, index):
+            if k >= len(digits) or line[digits[k]] != masked[o]:
+                return None
+            pairs.append((o, digits[k]))
+        return _Holes(masked, tuple(pairs))
+
+    def add_all(self, lines: Iterable[str] | Iterable[bytes]) -> list[tuple[str, str]]:
+        """Mine all ``lines`` (str, or UTF-8 bytes as read from a binary file: the fastest);
+        return ``(template_id, final template)`` per line, in order."""
+        seq = self._mine_all(lines)
         final = self.finalize()
         out = []
-        for masked, cid in seq:
+        for masked in seq:
             r = final.get(masked)
             if r is None:  # beyond the memo caps: plain cluster, no enum split
-                cid = self._alias.get(cid, cid)
+                cid = self._alias.get(self._cluster_of(masked), self._cluster_of(masked))
                 r = (f"c{cid}", self.template_of(cid))
             out.append(r)
         return out
 
+    def _mine_all(self, lines: Iterable[str] | Iterable[bytes]) -> list[str]:
+        """The hot loop: the masked text of every line, each counted in its cluster."""
+        by_shape: dict = {}   # digit shape of a raw line -> masked text
+        by_line: dict = {}    # raw line -> masked text, for lines their shape cannot key
+        live, counts, add = self._live, self._counts, self._add_masked
+        seq: list[str] = []
+        append = seq.append
+        it = iter(lines)
+        first = next(it, None)
+        if first is None:
+            return seq
+        if isinstance(first, bytes):
+            plain, keep0, x1, x2 = _SHAPE_B, _SHAPE_KEEP0_B, b"5x", b"5X"
+        else:
+            plain, keep0, x1, x2 = _SHAPE, _SHAPE_KEEP0, "5x", "5X"
+        line = first
+        while True:
+            key = line.translate(plain)
+            if x1 in key or x2 in key:
+                key = line.translate(keep0)
+            masked = by_shape.get(key)
+            if masked is None:
+                masked = by_line.get(line)
+                if masked is None:
+                    masked, shaped = self._masked_line(
+                        line.decode("utf-8", "replace") if type(line) is bytes else line)
+                    memo, k, v = (by_shape, key, shaped) if shaped is not None else (by_line, line, masked)
+                    if len(memo) >= _CACHE_MAX:
+                        memo.clear()
+                    memo[k] = v
+            elif type(masked) is _Holes:
+                masked = masked.fill(line)
+            cluster = live.get(masked)
+            if cluster is None:
+                add(masked)
+            else:
+                cluster.size += 1
+                n = counts.get(masked)
+                if n is not None:
+                    counts[masked] = n + 1
+            append(masked)
+            line = next(it, None)
+            if line is None:
+                return seq
+
     def mask(self, text: str) -> str:
+        key = _shape(text)
+        m = self._shape_memo.get(key)
+        if m is not None:
+            return m
         m = self._mask_memo.get(text)
         if m is None:
             m = self._masker.mask(text)
-            if len(self._mask_memo) >= _CACHE_MAX:
-                self._mask_memo.clear()
-            self._mask_memo[text] = m
+            memo, k = (self._shape_memo, key) if _digit_free(m) else (self._mask_memo, text)
+            if len(memo) >= _CACHE_MAX:
+                memo.clear()
+            memo[k] = m
         return m
 
-    def add_cluster_id(self, text: str) -> int:
-        """Hot path: add already-parsed message text, return the raw drain3 cluster id."""
-        masked = self._mask_memo.get(text)
-        if masked is None:
-            masked = self.mask(text)
-        cid = self._cluster_memo.get(masked)
+    def _add_masked(self, masked: str) -> int:
+        """Count one line of masked text; return its raw drain3 cluster id."""
         counts = self._counts
+        cid = self._cluster_memo.get(masked)
         if cid is not None:
-            self._drain.id_to_cluster[cid].size += 1
+            cluster = self._drain.id_to_cluster[cid]
+            cluster.size += 1
             if masked in counts:
                 counts[masked] += 1
-            return cid
-        self._final = None
-        if masked not in counts:
-            if len(counts) < _CACHE_MAX:
-                counts[masked] = 1
         else:
-            counts[masked] += 1
-        cluster, _ = self._drain.add_log_message(masked)
-        cid = cluster.cluster_id
-        if len(self._cluster_memo) >= _CACHE_MAX:
-            self._cluster_memo.clear()
-        self._cluster_memo[masked] = cid
+            self._final = None
+            if masked not in counts:
+                if len(counts) < _CACHE_MAX:
+                    counts[masked] = 1
+            else:
+                counts[masked] += 1
+            cluster, _ = self._drain.add_log_message(masked)
+            cid = cluster.cluster_id
+            if len(self._cluster_memo) >= _CACHE_MAX:
+                self._cluster_memo.clear()
+            self._cluster_memo[masked] = cid
+        if len(self._live) >= _CACHE_MAX:
+            self._live.clear()
+        self._live[masked] = cluster
         return cid
+
+    def _cluster_of(self, masked: str) -> int:
+        cluster = self._live.get(masked)
+        if cluster is not None:
+            return cluster.cluster_id
+        cid = self._cluster_memo.get(masked)
+        if cid is not None:
+            return cid
+        found = self._drain.tree_search(self._drain.root_node, masked.split(), self._drain.sim_th, False)
+        return found.cluster_id if found is not None else self._add_masked(masked)
+
+    def add_cluster_id(self, text: str) -> int:
+        """Add already-parsed message text, return the raw drain3 cluster id."""
+        return self._add_masked(self.mask(text))
 
     def add(self, line: str) -> MinedLine:
         """Add one raw log line (timestamp/level/JSON/kv are parsed off first)."""
         text, level = self._text(line)
-        cid = self.add_cluster_id(text)
+        masked = self.mask(text)
+        cid = self._add_masked(masked)
         cid = self._alias.get(cid, cid)
         template = self.template_of(cid)
-        masked = self._mask_memo.get(text) or self.mask(text)
         return MinedLine(template_id=f"c{cid}", template=template,
                          params=self.extract_params(template, text), masked=masked, level=level)
 
