@@ -1,14 +1,13 @@
-"""Log template miner: drain3 behind generic masking, memoisation and template merging.
+"""Log template miner: Drain (:mod:`.drain`) behind generic masking, memoisation and template merging.
 
 ``TemplateMiner.add(message)`` masks the message (:mod:`.masking`), then feeds the masked
-text to drain3's ``TemplateMiner`` (configured without its own masking: ours runs first
-and is memoised). Two caches make the hot path cheap, and both are pure memoisation of
+text to the Drain prefix tree. Two caches make the hot path cheap, and both are pure memoisation of
 deterministic steps, so they do not change results for a given state:
 
 * raw message -> masked text (the masking function is pure),
 * masked text -> cluster id: identical masked text always lands in the same cluster.
-  (Plain drain3 can send a repeat of a line to a *new* cluster once its first cluster's
-  template has grown wildcards, because drain3 does not count wildcard positions as
+  (Plain Drain can send a repeat of a line to a *new* cluster once its first cluster's
+  template has grown wildcards, because Drain does not count wildcard positions as
   similar. Pinning repeats to their first cluster is what a log reader expects.)
 
 A third cache makes lines that differ only in their numbers cheap: the *digit shape*
@@ -20,18 +19,21 @@ remembered. Lines whose parsing could depend on digit values (JSON, escapes) are
 by their exact text instead. Production logs rarely repeat a line verbatim, but they
 repeat its shape all the time (timestamps, ids, latencies), so this is the hot path.
 
-Template ids are ``c<drain3 cluster id>``: drain3 ids never change, so ids survive
-``state_bytes()`` / ``from_state()``. When two drain3 clusters end up with the same
-template (drain3 routes by the first tokens before they are generalised, so this
+Template ids are ``c<Drain cluster id>``: cluster ids never change, so ids survive
+``state_bytes()`` / ``from_state()``. When two Drain clusters end up with the same
+template (Drain routes by the first tokens before they are generalised, so this
 happens), they are merged under the smaller id; the alias map is part of the state.
 """
 from __future__ import annotations
 
 import json
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Iterable, Iterator
 
+from .drain import Drain
 from .masking import WILDCARD, Masker
 from .parse import parse_line, template_text
 
@@ -45,7 +47,7 @@ DEFAULTS = {
     "extra_delimiters": (),
     "typed": False,
 }
-_CACHE_MAX = 200_000
+_CACHE_MAX = 200_000     # entries per memo table before it is reset (bounds memory)
 # the digit shape of a text: every ASCII digit as "5"; with "0" kept where a digit precedes an "x" (hex literal)
 _SHAPE = str.maketrans("0123456789", "5555555555")
 _SHAPE_KEEP0 = str.maketrans("123456789", "555555555")
@@ -97,8 +99,10 @@ def _is_word(v: str) -> bool:
     if _WORD_RE is None:
         import re
         _WORD_RE = re.compile(r"[\"'(\[]*(?:[\w.-]+=)?[A-Za-z][A-Za-z_-]*\d?[)\]\"',.:;]*")
-    return _WORD_RE.fullmatch(v) is not None  # entries per memo table before it is reset (bounds memory)
-_STATE_VERSION = 1
+    return _WORD_RE.fullmatch(v) is not None
+
+
+_STATE_VERSION = 2    # 1: drain3's object pickled by jsonpickle; 2: plain JSON
 
 
 @dataclass(frozen=True)
@@ -118,49 +122,18 @@ def _collapse(tokens: Iterable[str]) -> str:
     return " ".join(tokens)
 
 
-_DRAIN_CLS = None
+def _legacy_drain_class():
+    """The drain3 subclass the first state format was pickled with (jsonpickle looks it up by this name)."""
+    if "WildcardAwareDrain" not in globals():
+        from drain3.drain import Drain as Drain3
 
-
-def _drain_class():
-    """drain3's Drain with one change to the similarity: a position where both the
-    template and the (masked) message hold the wildcard counts as similar. Stock drain3
-    counts it as dissimilar, so heavily masked messages could never reach a strict
-    threshold; with masking done up front a strict threshold is what keeps templates
-    that differ in one constant word apart."""
-    global _DRAIN_CLS
-    if _DRAIN_CLS is None:
-        from drain3.drain import Drain
-
-        class WildcardAwareDrain(Drain):
-            def get_seq_distance(self, seq1, seq2, include_params):
-                n = len(seq1)
-                if n == 0:
-                    return 1.0, 0
-                ps = self.param_str
-                sim = 0
-                params = 0
-                for t1, t2 in zip(seq1, seq2):
-                    if t1 == ps:
-                        params += 1
-                        if t2 == ps or include_params:
-                            sim += 1
-                    elif t1 == t2:
-                        sim += 1
-                return sim / n, params
+        class WildcardAwareDrain(Drain3):
+            get_seq_distance = Drain.get_seq_distance
 
         WildcardAwareDrain.__module__ = __name__
         WildcardAwareDrain.__qualname__ = "WildcardAwareDrain"
         globals()["WildcardAwareDrain"] = WildcardAwareDrain
-        _DRAIN_CLS = WildcardAwareDrain
-    return _DRAIN_CLS
-
-
-def _make_drain(cfg):
-    return _drain_class()(
-        sim_th=cfg.drain_sim_th, depth=cfg.drain_depth, max_children=cfg.drain_max_children,
-        max_clusters=cfg.drain_max_clusters, extra_delimiters=cfg.drain_extra_delimiters,
-        param_str=cfg.mask_prefix + "*" + cfg.mask_suffix,
-        parametrize_numeric_tokens=cfg.parametrize_numeric_tokens)
+    return globals()["WildcardAwareDrain"]
 
 
 class TemplateMiner:
@@ -168,26 +141,15 @@ class TemplateMiner:
 
     def __init__(self, sim_th: float | None = None, depth: int | None = None,
                  max_children: int | None = None, parse: bool = True, typed: bool | None = None):
-        from drain3 import TemplateMiner as _Drain3Miner  # lazy: keeps import cheap
-        from drain3.template_miner_config import TemplateMinerConfig
-
-        cfg = TemplateMinerConfig()
-        cfg.profiling_enabled = False
-        cfg.masking_instructions = []  # our Masker runs first (and is memoised)
-        cfg.drain_sim_th = DEFAULTS["sim_th"] if sim_th is None else sim_th
-        cfg.drain_depth = DEFAULTS["depth"] if depth is None else depth
-        cfg.drain_max_children = DEFAULTS["max_children"] if max_children is None else max_children
-        cfg.drain_extra_delimiters = list(DEFAULTS["extra_delimiters"])
-        cfg.parametrize_numeric_tokens = True
-        self._tm = _Drain3Miner(config=cfg)
-        self._drain = _make_drain(cfg)
-        self._tm.drain = self._drain
+        self._drain = Drain(depth=DEFAULTS["depth"] if depth is None else depth,
+                            sim_th=DEFAULTS["sim_th"] if sim_th is None else sim_th,
+                            max_children=DEFAULTS["max_children"] if max_children is None else max_children,
+                            param_str=WILDCARD, parametrize_numeric_tokens=True)
         self._masker = Masker(typed=DEFAULTS["typed"] if typed is None else typed)
         self._parse = parse
         self._mask_memo: dict[str, str] = {}   # exact text -> masked, when its shape cannot key it
         self._shape_memo: dict[str, str] = {}  # digit shape of a text -> masked
         self._cluster_memo: dict[str, int] = {}
-        self._live: dict[str, object] = {}     # masked text -> its drain cluster (not part of the state)
         self._alias: dict[int, int] = {}  # merged cluster id -> canonical id
         self._counts: dict[str, int] = {}  # masked text -> lines seen (for enum splits)
         self._sub: dict[str, int] = {}  # "cid|enum values" -> sub-template number
@@ -260,16 +222,16 @@ class TemplateMiner:
         for masked in seq:
             r = final.get(masked)
             if r is None:  # beyond the memo caps: plain cluster, no enum split
-                cid = self._alias.get(self._cluster_of(masked), self._cluster_of(masked))
-                r = (f"c{cid}", self.template_of(cid))
+                cid = self._cluster_of(masked)
+                r = (f"c{self._alias.get(cid, cid)}", self.template_of(cid))
             out.append(r)
         return out
 
     def _mine_all(self, lines: Iterable[str] | Iterable[bytes]) -> list[str]:
-        """The hot loop: the masked text of every line, each counted in its cluster."""
-        by_shape: dict = {}   # digit shape of a raw line -> masked text
+        """The hot loop: the masked text of every line; then each distinct masked text is counted into
+        its cluster, in order of first appearance (only a text not seen before can change the tree)."""
+        by_shape: dict = {}   # digit shape of a raw line -> masked text (or a _Holes)
         by_line: dict = {}    # raw line -> masked text, for lines their shape cannot key
-        live, counts, add = self._live, self._counts, self._add_masked
         seq: list[str] = []
         append = seq.append
         it = iter(lines)
@@ -280,8 +242,7 @@ class TemplateMiner:
             plain, keep0, x1, x2 = _SHAPE_B, _SHAPE_KEEP0_B, b"5x", b"5X"
         else:
             plain, keep0, x1, x2 = _SHAPE, _SHAPE_KEEP0, "5x", "5X"
-        line = first
-        while True:
+        for line in chain((first,), it):
             key = line.translate(plain)
             if x1 in key or x2 in key:
                 key = line.translate(keep0)
@@ -297,18 +258,11 @@ class TemplateMiner:
                     memo[k] = v
             elif type(masked) is _Holes:
                 masked = masked.fill(line)
-            cluster = live.get(masked)
-            if cluster is None:
-                add(masked)
-            else:
-                cluster.size += 1
-                n = counts.get(masked)
-                if n is not None:
-                    counts[masked] = n + 1
             append(masked)
-            line = next(it, None)
-            if line is None:
-                return seq
+        add = self._add_masked
+        for masked, n in Counter(seq).items():
+            add(masked, n)
+        return seq
 
     def mask(self, text: str) -> str:
         key = _shape(text)
@@ -324,36 +278,29 @@ class TemplateMiner:
             memo[k] = m
         return m
 
-    def _add_masked(self, masked: str) -> int:
-        """Count one line of masked text; return its raw drain3 cluster id."""
+    def _add_masked(self, masked: str, n: int = 1) -> int:
+        """Count ``n`` lines of one masked text; return its raw Drain cluster id."""
         counts = self._counts
         cid = self._cluster_memo.get(masked)
         if cid is not None:
-            cluster = self._drain.id_to_cluster[cid]
-            cluster.size += 1
+            self._drain.id_to_cluster[cid].size += n
             if masked in counts:
-                counts[masked] += 1
-        else:
-            self._final = None
-            if masked not in counts:
-                if len(counts) < _CACHE_MAX:
-                    counts[masked] = 1
-            else:
-                counts[masked] += 1
-            cluster, _ = self._drain.add_log_message(masked)
-            cid = cluster.cluster_id
-            if len(self._cluster_memo) >= _CACHE_MAX:
-                self._cluster_memo.clear()
-            self._cluster_memo[masked] = cid
-        if len(self._live) >= _CACHE_MAX:
-            self._live.clear()
-        self._live[masked] = cluster
+                counts[masked] += n
+            return cid
+        self._final = None
+        if masked in counts:
+            counts[masked] += n
+        elif len(counts) < _CACHE_MAX:
+            counts[masked] = n
+        cluster, _ = self._drain.add_log_message(masked)
+        cluster.size += n - 1
+        cid = cluster.cluster_id
+        if len(self._cluster_memo) >= _CACHE_MAX:
+            self._cluster_memo.clear()
+        self._cluster_memo[masked] = cid
         return cid
 
     def _cluster_of(self, masked: str) -> int:
-        cluster = self._live.get(masked)
-        if cluster is not None:
-            return cluster.cluster_id
         cid = self._cluster_memo.get(masked)
         if cid is not None:
             return cid
@@ -361,7 +308,7 @@ class TemplateMiner:
         return found.cluster_id if found is not None else self._add_masked(masked)
 
     def add_cluster_id(self, text: str) -> int:
-        """Add already-parsed message text, return the raw drain3 cluster id."""
+        """Add already-parsed message text, return the raw Drain cluster id."""
         return self._add_masked(self.mask(text))
 
     def add(self, line: str) -> MinedLine:
@@ -420,7 +367,7 @@ class TemplateMiner:
 
         An enum slot is a wildcard position whose values, over the cluster's lines, are
         a handful (2..ENUM_MAX) of plain words that each recur (``VM Started`` /
-        ``VM Paused``, ``"GET`` / ``"POST``, ``Powered On`` / ``Off``): drain3 merges
+        ``VM Paused``, ``"GET`` / ``"POST``, ``Powered On`` / ``Off``): Drain merges
         those because one word in a sentence differs, but they are different events.
         Slots with many distinct words (user names, host names) stay wildcards.
         Sub-template ids are ``c<cluster>.<n>``; ``n`` is remembered in the state."""
@@ -484,29 +431,25 @@ class TemplateMiner:
 
     # ------------------------------------------------------------- persistence
     def state_bytes(self) -> bytes:
-        """Serialise the miner (drain3 state + aliases) to compressed bytes."""
-        import jsonpickle  # drain3's own serialisation format
-
-        drain_state = jsonpickle.dumps(self._drain, keys=True)
-        doc = {"v": _STATE_VERSION, "drain": drain_state,
+        """Serialise the miner (prefix tree, clusters, aliases, memos) to compressed JSON."""
+        doc = {"v": _STATE_VERSION, "drain": self._drain.to_dict(),
                "alias": {str(k): v for k, v in self._alias.items()},
                "memo": self._cluster_memo, "counts": self._counts, "sub": self._sub}
-        return zlib.compress(json.dumps(doc).encode("utf-8"))
+        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 
     @classmethod
     def from_state(cls, data: bytes, **kwargs) -> "TemplateMiner":
-        import jsonpickle
-
         doc = json.loads(zlib.decompress(data).decode("utf-8"))
-        if doc.get("v") != _STATE_VERSION:
-            raise ValueError(f"unsupported miner state version {doc.get('v')!r}")
         m = cls(**kwargs)
-        drain = jsonpickle.loads(doc["drain"], keys=True)
-        # jsonpickle turns int dict keys into strings for some versions; normalise
-        if drain.id_to_cluster and isinstance(next(iter(drain.id_to_cluster)), str):
-            drain.id_to_cluster = {int(k): v for k, v in drain.id_to_cluster.items()}
-        m._tm.drain = drain
-        m._drain = drain
+        if doc.get("v") == 2:
+            m._drain = Drain.from_dict(doc["drain"])
+        elif doc.get("v") == 1:     # written before the miner had its own Drain: drain3 + jsonpickle
+            import jsonpickle
+
+            _legacy_drain_class()
+            m._drain = Drain.from_drain3(jsonpickle.loads(doc["drain"], keys=True))
+        else:
+            raise ValueError(f"unsupported miner state version {doc.get('v')!r}")
         m._alias = {int(k): int(v) for k, v in doc["alias"].items()}
         m._cluster_memo = {k: int(v) for k, v in doc["memo"].items()}
         m._counts = {k: int(v) for k, v in doc["counts"].items()}
