@@ -329,3 +329,10 @@ def test_miner_state_of_the_first_format_still_loads():
     assert m.add("something never seen before").template_id == "c6"
     again = TemplateMiner.from_state(m.state_bytes())
     assert again.add("cache miss for key user:7").template_id == "c2"
+
+
+def test_parse_pino_numeric_levels():
+    assert parse_line('{"level":50,"time":1700000000000,"msg":"upstream failed"}').level == "ERROR"
+    assert parse_line('{"level":30,"time":1700000000000,"msg":"ok"}').level == "INFO"
+    assert parse_line('{"level":40,"msg":"slow"}').level == "WARN"
+    assert parse_line("level=50 msg=x").level == "50"      # text: a number is not read as a level

@@ -52,19 +52,29 @@ _REQUESTS = re.compile(r"request|\bqps\b|\brps\b|\btps\b|qps|rps|throughput|invo
 _LATENCY = re.compile(r"latency|duration|p9\d|p50|response_?time|elapsed|seconds|_ms\b|millis", re.I)
 _CPU = re.compile(r"cpu", re.I)
 _ERRORS = re.compile(r"5xx|5\d\d|error|fault|fail|exception|unhealthy|timeout|reject", re.I)
-_AUTH_METRIC = re.compile(r"401|403|unauthori|forbidden|auth\w*_?(fail|error|reject|denied)|login_?(fail|error)|"
-                          r"logins?_?failed|failed_?logins?|denied|blocked|waf|credential|signin_?fail|"
-                          r"invalid_?(token|password|credential)", re.I)
+_AUTH_METRIC = re.compile(
+    r"401|403|unauthori[sz]|forbidden|denied|waf|brute|stuffing|captcha|bot_?(detect|score|block)|"
+    r"(auth\w*|log_?ins?|sign_?ins?|credentials?|passwords?|tokens?|jwt)[._\- ]?(fail|error|reject|denied|invalid|bad|wrong)|"
+    r"(fail|error|reject|denied|invalid|bad|wrong|unsuccessful)\w*?[._\- ]?(auth\w*|log_?ins?|sign_?ins?|credentials?|"
+    r"passwords?)|(token|jwt|signature)\w*?[._\- ]?(validation|verification)\w*?[._\- ]?(fail|error|reject)|"
+    r"(?<!thread_)(?<!threads_)(?<!thread)blocked(?!\w*thread)", re.I)
 _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
 _RESTARTS = re.compile(r"restart", re.I)
 # log wording
-_AUTH_FAIL = re.compile(r"authenticat\w* fail|fail\w* (to )?authenticat|invalid (credential|password|token|api ?key)|"
-                        r"unauthori[sz]ed|\b401\b|forbidden|\b403\b|access denied|permission denied|"
-                        r"too many (failed )?login|brute|blocked by waf|waf block|login fail|failed login|"
-                        r"sign-?in fail|bad_password|bad password|wrong password|unknown_user|unknown user|"
-                        r"token (rejected|expired|invalid)|signature (mismatch|invalid)|invalid signature|"
-                        r"credential stuffing|account locked|locked out|captcha|bot detect|suspicious", re.I)
+_AUTH_FAIL = re.compile(
+    r"authenticat\w* (fail|reject|denied|error)|fail\w* (to )?authenticat|authenticat\w* attempt\w* (fail|reject)|"
+    r"invalid (credential|password|token|api ?key|login|user ?name|grant|client|otp|mfa|session)|"
+    r"invalid_(grant|client|token)|(bad|wrong|incorrect|invalid) (user ?name or )?(credential|password|passcode|pin)|"
+    r"(username|user name|login|email) or password (is )?(incorrect|invalid|wrong)|"
+    r"unauthori[sz]ed|\b401\b|forbidden|\b403\b|access denied|"
+    r"(?<![:\]] )permission denied(?!:\s*['\"]?/)|"      # not a file's permissions ("open /x: permission denied")
+    r"too many (failed )?(login|sign-?in|auth)|brute|blocked by (the )?waf|waf block|"
+    r"(login|log-in|sign-?in|logon) (attempt )?(fail|reject|denied|error)|(failed|unsuccessful|rejected) "
+    r"(login|log-in|sign-?in|logon)|bad_password|unknown_user|unknown user|no such user|user not found|"
+    r"token (rejected|expired|invalid|revoked)|(jwt|signature) (verification )?(fail|mismatch|invalid|expired)|"
+    r"invalid signature|credential stuffing|account (is )?locked|locked out|captcha|bot detect|suspicious|"
+    r"mfa (challenge )?fail|otp (mismatch|invalid|fail)", re.I)
 _MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|\bgc\b|garbage collect|allocation fail|memory pressure|"
                         r"working set", re.I)
 _DISK_LOG = re.compile(r"no space left|enospc|errno 28|disk (is )?full|out of disk|disk quota|"

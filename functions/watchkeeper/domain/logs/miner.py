@@ -35,7 +35,7 @@ from typing import Iterable, Iterator
 
 from .drain import Drain
 from .masking import WILDCARD, Masker
-from .parse import parse_line, template_text
+from .parse import http_status, parse_line, template_text
 
 __all__ = ["MinedLine", "TemplateMiner", "cluster_file", "cluster_lines", "DEFAULTS"]
 
@@ -115,6 +115,7 @@ class MinedLine:
     params: list[str] = field(default_factory=list)
     masked: str = ""
     level: str | None = None
+    status: int | None = None     # the HTTP status of an access-log line, when it has one
 
 
 def _collapse(tokens: Iterable[str]) -> str:
@@ -313,13 +314,17 @@ class TemplateMiner:
 
     def add(self, line: str) -> MinedLine:
         """Add one raw log line (timestamp/level/JSON/kv are parsed off first)."""
-        text, level = self._text(line)
+        if self._parse:
+            p = parse_line(line)
+            text, level, status = template_text(p), p.level, http_status(p)
+        else:
+            text, level, status = line, None, None
         masked = self.mask(text)
         cid = self._add_masked(masked)
         cid = self._alias.get(cid, cid)
         template = self.template_of(cid)
         return MinedLine(template_id=f"c{cid}", template=template,
-                         params=self.extract_params(template, text), masked=masked, level=level)
+                         params=self.extract_params(template, text), masked=masked, level=level, status=status)
 
     # --------------------------------------------------------------- templates
     def template_of(self, cid: int) -> str:
