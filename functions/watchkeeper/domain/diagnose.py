@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from .memory import past_verdict
@@ -642,7 +643,13 @@ def _template_text(item: EvidenceItem) -> str:
 
 
 def _names_any(text: str, names: list[str]) -> bool:
-    return any(re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", text, re.I) for n in names)
+    return any(_name_pattern(n).search(text) for n in names)
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """A service name as a whole word (compiled once: an estate has more names than re's cache holds)."""
+    return re.compile(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", re.I)
 
 
 def _change_item(v: _View, change: ChangeEvent) -> EvidenceItem:

@@ -191,9 +191,8 @@ class ReplaySession:
             return
         try:
             sfn.send_task_heartbeat(taskToken=sent[0])
-        except Exception:  # the task has moved on: nothing to wake
-            self._sent.pop(incident_id, None)
-            return
+        except Exception:  # not listening yet (the race itself), or moved on: either way, try at the next poll
+            pass           # while the execution runs (giving up here left it waiting until the replay timed out)
         self._sent[incident_id] = (sent[0], time.monotonic())
 
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
