@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cold_start.py
 	$(PY) benchmarks/log_miner.py
 	$(PY) benchmarks/storm.py --broken 20 --replay
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf cdk.out .cache .watchkeeper .pytest_cache

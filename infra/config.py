@@ -88,6 +88,9 @@ class AccountConfig(BaseModel):
         default_factory=lambda: ["/prod/"],
         description="SSM Parameter Store paths of the services' configuration (config reverts may write there)")
     guardrails: dict[str, Any] = Field(default_factory=dict, description="Guardrail policy: defaults and per-service")
+    approver_arns: list[str] = Field(
+        default_factory=list, description="IAM users/roles allowed to decide with `watchkeeper approve|reject` "
+                                          "(checked against the caller's IAM identity)")
     change_sources: list[Literal["journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig"]] = Field(
         default_factory=lambda: ["journal"], description="Where Gather evidence looks for recent deploys and config changes")
 

@@ -36,8 +36,6 @@ class WatchkeeperStack(cdk.Stack):
             "APPROVAL_TOPIC_ARN": approvals.topic.topic_arn,
             "CATALOG_PARAMETER": storage.catalog_parameter.parameter_name,
             "KILL_SWITCH_PARAMETER": storage.kill_switch_parameter.parameter_name,
-            "SIGNING_SECRET_ARN": approvals.signing_secret.secret_arn,
-            "WEBHOOK_SECRET_ARN": ingest.webhook_secret.secret_arn,
             "BEDROCK_MODEL_ID": config.bedrock_model_id or "",
             "DRY_RUN": "true" if config.dry_run else "false",
             "APPROVERS": ",".join(config.approvers),
@@ -45,18 +43,20 @@ class WatchkeeperStack(cdk.Stack):
             "APPROVAL_TIMEOUT_SECONDS": str(config.approval_timeout_seconds),
             "GUARDRAILS": json.dumps(config.guardrails, sort_keys=True, separators=(",", ":")),
             "POWERTOOLS_SERVICE_NAME": "watchkeeper",
+            "ACCOUNT_ID": cdk.Aws.ACCOUNT_ID,                       # console links in the report
+            "DASHBOARD_NAME": observability.dashboard_name,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "PYDANTIC_DISABLE_PLUGINS": "__all__",    # no entry-point scan at import: a cold-start cost
         })
         request_approval = approvals.add_request_function(factory, storage)
         workflow = Workflow(self, "Workflow", config=config, catalog=catalog, factory=factory, storage=storage,
                             page_topic=observability.page_topic, request_approval=request_approval)
-        # the Slack bot token (and signing secret) live in the webhook secret
-        ingest.webhook_secret.grant_read(request_approval.role)
-        ingest.webhook_secret.grant_read(workflow.report.role)
-        approvals_api = approvals.add_api_function(factory, storage, workflow.state_machine, ingest.webhook_secret)
+        # one secret per purpose: the report posts to the approval's Slack thread with the bot token only
+        approvals.grant_bot_token(workflow.report)
+        approvals_api = approvals.add_api_function(factory, storage, workflow.state_machine)
         ingest_fn = ingest.add_function(factory, storage, config=config, state_machine=workflow.state_machine,
                                         api=approvals.api)
+        approvals.deploy_stage_after_routes()   # the stage's per-route throttles name every route
         observability.watch(
             {"Ingest": ingest_fn, "RequestApproval": request_approval, "ApprovalsApi": approvals_api,
              **workflow.functions},
@@ -67,7 +67,13 @@ class WatchkeeperStack(cdk.Stack):
         cdk.CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "AlertTopicArn", value=ingest.alert_topic.topic_arn)
         cdk.CfnOutput(self, "HttpApiUrl", value=approvals.url)
+        cdk.CfnOutput(self, "ApproverPolicyArn", value=approvals.approver_policy.managed_policy_arn,
+                      description="attach to the approver_arns principals for `watchkeeper approve|reject`")
         cdk.CfnOutput(self, "ReportBucketName", value=storage.report_bucket.bucket_name)
         cdk.CfnOutput(self, "AuditTableName", value=storage.audit_table.table_name)
+        # what `watchkeeper incidents | show | doctor` read with the caller's credentials
+        cdk.CfnOutput(self, "StateTableName", value=storage.state_table.table_name)
+        cdk.CfnOutput(self, "KillSwitchParameterName", value=storage.kill_switch_parameter.parameter_name)
+        cdk.CfnOutput(self, "WebhookSecretArn", value=ingest.webhook_secret.secret_arn)
         cdk.Tags.of(self).add("project", "watchkeeper")
         cdk.Tags.of(self).add("watchkeeper:account", account_name)

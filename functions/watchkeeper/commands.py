@@ -32,30 +32,40 @@ def replay(bundle: Path = typer.Argument(..., help="a scenario bundle directory 
            kill_switch: Optional[bool] = typer.Option(None, "--kill-switch/--no-kill-switch",
                                                       help="replay with the kill switch on (default: the local switch)")) -> None:
     """Replay a recorded incident on the embedded AWS. Writes are planned, never executed."""
-    from .local.replay import ReplayOptions, replay as run_replay
-    from .local.scenario import BundleError
+    from .local.replay import ReplayOptions, ReplaySession
+    from .local.scenario import BundleError, load_bundle
+    from .local.state import export_incident
 
     options = ReplayOptions(kill_switch=_local_kill_switch() if kill_switch is None else kill_switch)
+    saved: dict[str, Path] = {}
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_replay(bundle, options)
+            loaded, root = load_bundle(bundle)
+            with ReplaySession(loaded, root, options) as session:
+                result = session.run()
+                if not as_json:          # a person reads the report: keep it (and the incident) after the emulator stops
+                    for incident_id, outcome in session.results.items():
+                        paths = export_incident(session, incident_id, outcome, LOCAL_STATE, origin="replay")
+                        if "html_uri" in paths:
+                            saved[incident_id] = paths["html_uri"]
     except BundleError as exc:
         err.print(f"[red]invalid bundle:[/red] {exc}")
         raise typer.Exit(2)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
         return
+    from .local.console import metrics_view, replay_view
+
     console = Console()
     a = result["alerts"]
     console.print(f"[bold]{result['scenario']}[/bold]: {a['received']} deliveries, {a['invalid']} invalid, "
-                  f"{a['resolved']} resolved")
-    table = Table("incident", "service", "alerts", "category", "root cause", "confidence", "actions", "status")
+                  f"{a['resolved']} resolved\n")
     for inc in result["incidents"]:
-        rc = inc.get("root_cause") or {}
-        table.add_row(inc["id"], inc["service"], str(inc["alerts"]), inc["category"] or "",
-                      f"{rc.get('kind')} {rc.get('culprit') or ''}", f"{rc.get('confidence') or 0:.2f}",
-                      ", ".join(f"{x['type']} ({x['status']})" for x in inc["actions"]), inc["status"])
-    console.print(table)
+        if inc["id"] in saved:
+            inc["report"] = str(saved[inc["id"]])
+    console.print(replay_view(result, console.width))
+    if result.get("agent_metrics"):
+        console.print(metrics_view(result["agent_metrics"]))
 
 
 @app.command()
@@ -80,7 +90,8 @@ def audit(words: list[str] = typer.Argument(..., metavar="[verify] INCIDENT_ID",
         raise typer.Exit(2)
     records = _audit_records(words[0], table)
     from .local.console import audit_table
-    Console().print(audit_table(records, words[0]))
+    console = Console()
+    console.print(audit_table(records, words[0], console.width))
 
 
 def _audit_verify(incident_id: str, table: Optional[str]) -> None:
@@ -113,6 +124,59 @@ def _audit_records(incident_id: str, table: Optional[str]):
         err.print(f"no audit records for {incident_id}")
         raise typer.Exit(1)
     return records
+
+
+@app.command()
+def approve(incident_id: str = typer.Argument(..., help="the incident waiting for approval"),
+            reason: str = typer.Option("", "--reason", help="a note for the audit trail"),
+            api_url: Optional[str] = typer.Option(None, "--api-url", envvar="WATCHKEEPER_API_URL",
+                                                  help="the stack's HttpApiUrl (default: the local demo's server)"),
+            account: Optional[str] = typer.Option(None, "--account", help="cdk.json account for the early check")) -> None:
+    """Approve the remediation waiting on INCIDENT_ID, as your AWS identity (an approver ARN)."""
+    _terminal_decision(incident_id, True, reason, api_url, account)
+
+
+@app.command()
+def reject(incident_id: str = typer.Argument(..., help="the incident waiting for approval"),
+           reason: str = typer.Option("", "--reason", help="why, for the audit trail"),
+           api_url: Optional[str] = typer.Option(None, "--api-url", envvar="WATCHKEEPER_API_URL",
+                                                 help="the stack's HttpApiUrl (default: the local demo's server)"),
+           account: Optional[str] = typer.Option(None, "--account", help="cdk.json account for the early check")) -> None:
+    """Reject the remediation waiting on INCIDENT_ID: nothing is changed, on-call keeps it."""
+    _terminal_decision(incident_id, False, reason, api_url, account)
+
+
+def _terminal_decision(incident_id: str, approved: bool, reason: str, api_url: Optional[str],
+                       account: Optional[str]) -> None:
+    from .approvals import arn_is_approver
+    from .terminal import TerminalDecisionError, approver_arns_for, caller_arn, find_target, send
+
+    out = Console()
+    try:
+        target = find_target(api_url, LOCAL_STATE)
+        arn = caller_arn(target)
+        if arn is not None:
+            out.print(f"deciding as [bold]{arn}[/bold] (STS GetCallerIdentity)", highlight=False)
+            allowed = approver_arns_for(account)
+            if allowed is not None and not arn_is_approver(arn, allowed):
+                err.print(f"[red]{arn} is not in approver_arns for account {account or os.environ.get('WATCHKEEPER_ACCOUNT')}"
+                          "; nothing was sent[/red]", highlight=False)
+                raise typer.Exit(1)
+        status, doc = send(target, incident_id, approved, reason)
+    except TerminalDecisionError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    caller = doc.get("caller") or arn or "?"
+    if target.local:
+        out.print(f"embedded AWS: the local approval server at {target.url} vouched for [bold]{caller}[/bold] "
+                  "(SigV4 with the local IAM user's keys)", highlight=False)
+    if status == 200 and doc.get("ok"):
+        verb = "approved" if approved else "rejected"
+        out.print(f"[green]{incident_id}: {verb} by {caller}[/green]; the workflow has resumed", highlight=False)
+        return
+    err.print(f"[red]{incident_id}: nothing changed ({status} {doc.get('title', '')}): "
+              f"{doc.get('error') or doc.get('message') or doc}[/red]", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 @logs_app.command("cluster")
@@ -228,3 +292,186 @@ def _set_kill_switch(on: bool, parameter: Optional[str]) -> str:
 def _local_kill_switch() -> bool:
     path = LOCAL_STATE / "kill-switch"
     return path.is_file() and path.read_text().strip() == "on"
+
+
+# --- the operator's view of an account ----------------------------------------------------------
+
+ContextOpt = typer.Option(None, "-c", "--context", metavar="account=NAME",
+                          help="the cdk.json account whose deployed stack to read (with your AWS credentials)")
+RegionOpt = typer.Option(None, help="the stack's region (default: the account's region in cdk.json)")
+JsonOpt = typer.Option(False, "--json", help="one JSON document on stdout, for scripts")
+
+
+def _account_of(context: Optional[list[str]]) -> Optional[str]:
+    for item in context or []:
+        key, _, value = item.partition("=")
+        if key.strip() != "account" or not value.strip():
+            err.print(f"[red]-c {item}: expected account=NAME[/red]")
+            raise typer.Exit(2)
+        return value.strip()
+    return None
+
+
+def _session(region: Optional[str]):
+    import boto3
+    return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+
+
+def _incident_source(context: Optional[list[str]], region: Optional[str], state_table: Optional[str],
+                     audit_table: Optional[str]):
+    """The deployed stack's tables (-c account=NAME, or --state-table), else the local state."""
+    from .ops.incidents import DeployedIncidents, LocalIncidents
+    from .ops.stack import DeployedStack, StackNotFound, account_config
+
+    account = _account_of(context)
+    state_table = state_table or os.environ.get("STATE_TABLE")
+    if state_table:
+        return DeployedIncidents(_session(region), state_table, audit_table or os.environ.get("AUDIT_TABLE", ""),
+                                 os.environ.get("STATE_MACHINE_ARN", ""))
+    if account is None:
+        return LocalIncidents(LOCAL_STATE)
+    try:
+        config = account_config(account)
+        stack = DeployedStack.find(_session(region or config.region), account)
+    except (StackNotFound, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1)
+    return DeployedIncidents(_session(stack.region), stack.state_table, stack.audit_table, stack.state_machine_arn)
+
+
+@app.command()
+def incidents(context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+              open_only: bool = typer.Option(False, "--open", help="only incidents not handled yet"),
+              awaiting_approval: bool = typer.Option(False, "--awaiting-approval", help="only those waiting for a human"),
+              since: Optional[str] = typer.Option(None, help="opened within this long: 90m, 24h, 7d"),
+              state_table: Optional[str] = typer.Option(None, help="read this state table (default: the stack's)"),
+              audit_table: Optional[str] = typer.Option(None, hidden=True),
+              as_json: bool = JsonOpt) -> None:
+    """A table of incidents: the deployed account's (-c account=NAME), or the local demo's and replays'."""
+    from .local.console import incidents_view
+    from .ops.incidents import IncidentFilter, now_utc, parse_since
+
+    try:
+        wanted = IncidentFilter(open_only, awaiting_approval, parse_since(since) if since else None)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    source = _incident_source(context, region, state_table, audit_table)
+    now = now_utc()
+    rows = [r for r in source.rows() if wanted.keep(r, now)]
+    if as_json:
+        sys.stdout.write(json.dumps({"source": source.where, "incidents": rows}, default=str) + "\n")
+        return
+    console = Console()
+    console.print(incidents_view(rows, console.width, now, source.where))
+
+
+@app.command()
+def show(incident: str = typer.Argument(..., help="the incident id (or a unique part of it)"),
+         context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+         state_table: Optional[str] = typer.Option(None, help="read this state table (default: the stack's)"),
+         audit_table: Optional[str] = typer.Option(None, help="read this audit table (default: the stack's)"),
+         as_json: bool = JsonOpt) -> None:
+    """One incident: diagnosis, evidence, plan, decisions, actions and where its report is."""
+    from .local.console import incident_view
+
+    source = _incident_source(context, region, state_table, audit_table)
+    try:
+        doc = source.show(incident)
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}[/red] ({source.where})", soft_wrap=True)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, default=str) + "\n")
+        return
+    console = Console()
+    console.print(incident_view(doc, console.width))
+
+
+@app.command()
+def doctor(context: Optional[list[str]] = ContextOpt, region: Optional[str] = RegionOpt,
+           embedded: bool = typer.Option(False, "--embedded", help="check against the embedded AWS (the synthesized "
+                                                                   "stack on moto) instead of the real account"),
+           world: Optional[Path] = typer.Option(None, help="with --embedded: load this scenario's world first"),
+           as_json: bool = JsonOpt) -> None:
+    """Check an account's configuration against the account: catalog services, log groups, alarms, secrets,
+    Slack, the kill switch and model access. Each problem is named with its fix; exit status 1 if any."""
+    from .ops.doctor import Doctor, Finding
+    from .ops.stack import DeployedStack, StackNotFound, account_config, REPO
+
+    account = _account_of(context) or "local"
+    try:
+        config = account_config(account)
+        from infra.config import load_catalog
+        catalog = load_catalog(config)
+    except ValueError as exc:       # ConfigError: names the account or the field
+        _print_findings([Finding("configuration", "problem", str(exc), "correct cdk.json or the catalog file")],
+                        as_json, account)
+        raise typer.Exit(1)
+    with contextlib.ExitStack() as stack:
+        if embedded:
+            session, outputs, kubernetes_for = _embedded(stack, account, world)
+        else:
+            session = _session(region or config.region)
+            try:
+                outputs = DeployedStack.find(session, account).outputs
+            except StackNotFound:
+                outputs = None
+            kubernetes_for = _kubernetes_for(session)
+        found = Doctor(account, config, catalog, session, outputs, catalog_file=config.catalog,
+                       kubernetes_for=kubernetes_for).run()
+    _print_findings(found, as_json, account)
+    if any(f.status == "problem" for f in found):
+        raise typer.Exit(1)
+
+
+def _kubernetes_for(session):
+    from .adapters.kubernetes_actions import KubernetesActions
+    url = os.environ.get("WATCHKEEPER_KUBE_URL")
+
+    def build(cluster: str):
+        if url:
+            from kubernetes import client as k8s
+            conf = k8s.Configuration(host=url)
+            conf.api_key = {"authorization": "Bearer local-simulator"}
+            return KubernetesActions(configuration=conf)
+        return KubernetesActions.for_eks(cluster, session.region_name, session)
+    return build
+
+
+def _embedded(stack: contextlib.ExitStack, account: str, world: Optional[Path]):
+    """The synthesized stack on moto (with a scenario's world when given): its outputs as a deployed stack's."""
+    from .local.k8s_sim import KubernetesSimulator
+    from .local.runtime import LocalAws
+    from .local.template import load_template
+
+    kube = KubernetesSimulator()
+    url = kube.start()
+    stack.callback(kube.stop)
+    template = load_template(account)
+    with contextlib.redirect_stdout(sys.stderr):
+        aws = LocalAws(template, env_overrides={"WATCHKEEPER_KUBE_URL": url})
+        aws.start()
+    stack.callback(aws.stop)
+    if world is not None:
+        from .local.scenario import WorldLoader, load_bundle
+        bundle, root = load_bundle(world)
+        WorldLoader(aws).load(bundle, root, kube)
+    outputs = {k: str(aws.resolver.resolve(v["Value"])) for k, v in template.get("Outputs", {}).items()}
+    return aws.session, outputs, _kubernetes_for(aws.session)
+
+
+def _print_findings(found, as_json: bool, account: str) -> None:
+    problems = [f for f in found if f.status == "problem"]
+    if as_json:
+        sys.stdout.write(json.dumps({"account": account, "problems": len(problems),
+                                     "findings": [f.as_dict() for f in found]}) + "\n")
+        return
+    from rich.text import Text
+
+    from .local.console import doctor_view
+    console = Console()
+    console.print(doctor_view(found, account))
+    summary = Text(f"{len(problems)} problem(s), {sum(f.status == 'warning' for f in found)} warning(s), "
+                   f"{sum(f.status == 'ok' for f in found)} check(s) passed", style="bold red" if problems else "bold green")
+    console.print(summary)

@@ -47,6 +47,20 @@ class Container:
         return _client(self.session, name)
 
     @property
+    def clock(self) -> Any:
+        """The one clock of this function: the wall clock, or the scenario's in replay (CLOCK_OFFSET_SECONDS)."""
+        from .clock import clock_with_offset
+        return clock_with_offset(self.cfg.clock_offset_seconds)
+
+    def agent_metrics(self) -> Any:
+        """Watchkeeper's own metrics (EMF through Powertools), dimensioned by account and service."""
+        if not hasattr(self, "_agent_metrics"):
+            from .agent_metrics import AgentMetrics, file_sink
+            self._agent_metrics = AgentMetrics(self.cfg.account_name, clock=self.clock,
+                                               sink=file_sink(self.cfg.metrics_file) if self.cfg.metrics_file else None)
+        return self._agent_metrics
+
+    @property
     def ssm(self) -> SsmSettings:
         from .adapters.messaging import SsmSettings
         return SsmSettings(self.cfg.catalog_parameter, self.cfg.kill_switch_parameter, self.client("ssm"))
@@ -63,7 +77,7 @@ class Container:
 
     def audit(self) -> DynamoDBAuditLog:
         from .adapters.dynamodb_audit import DynamoDBAuditLog
-        return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"))
+        return DynamoDBAuditLog(self.cfg.audit_table, self.client("dynamodb"), clock=self.clock)
 
     def ingestor(self) -> Ingestor:
         """Built once per container: its service resolver (catalog index and name cache) serves every batch."""
@@ -84,34 +98,48 @@ class Container:
         return GuardrailConfig.parse(document or None)
 
     def signing_key(self) -> bytes:
-        """The approval-link key, read once per container (only the approval functions may read it)."""
-        if not hasattr(self, "_signing_key"):
+        """The current approval-link key (the one new links are signed with)."""
+        return self.signing_keys()[0]
+
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The approval-link keys, read once per container (only the approval functions may read
+        them): the current one, and during a rotation the previous one. The secret is a bare key
+        or JSON {"current": ..., "previous": ...}."""
+        if not hasattr(self, "_signing_keys"):
             if not self.cfg.signing_secret_arn:
-                self._signing_key = b"local-development-signing-key"
+                self._signing_keys = (b"local-development-signing-key",)
             else:
-                arn = self.cfg.signing_secret_arn
-                self._signing_key = self.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode()
-        return self._signing_key
+                raw = self._secret(self.cfg.signing_secret_arn)
+                doc = _json_object(raw)
+                keys = [doc.get("current"), doc.get("previous")] if doc else [raw]
+                self._signing_keys = tuple(str(k).encode() for k in keys if k)
+        return self._signing_keys
 
-    def webhook_secrets(self) -> dict[str, str]:
-        """The webhook secret document: per-source signing secrets ('slack', 'shared', ...) and
-        the Slack bot token ('slack_bot_token'), read once per container."""
-        if not hasattr(self, "_webhook_secrets"):
-            doc: dict[str, str] = {}
-            if self.cfg.webhook_secret_arn:
-                raw = self.client("secretsmanager").get_secret_value(SecretId=self.cfg.webhook_secret_arn)["SecretString"]
-                doc = {k: str(v) for k, v in json.loads(raw).items()} if raw.lstrip().startswith("{") else {"shared": raw}
-            self._webhook_secrets = doc
-        return self._webhook_secrets
+    def slack_signing_secrets(self) -> tuple[str, ...]:
+        """Slack's signing secret (two during a rotation), from its own secret: no fallback to
+        any other secret. JSON {"signing_secret": "..." | ["new", "old"]} or a bare string."""
+        if not hasattr(self, "_slack_signing"):
+            from .domain.webhook_auth import secrets_for
+            raw = self._secret(self.cfg.slack_signing_secret_arn) if self.cfg.slack_signing_secret_arn else ""
+            doc = _json_object(raw)
+            self._slack_signing = secrets_for("signing_secret", doc if doc else {"signing_secret": raw})
+        return self._slack_signing
 
-    def slack_signing_secret(self) -> str:
-        secrets = self.webhook_secrets()
-        return secrets.get("slack") or secrets.get("shared") or ""
+    def slack_bot_token(self) -> str:
+        """The Slack bot token (posting only), from its own secret."""
+        if not hasattr(self, "_slack_bot_token"):
+            raw = self._secret(self.cfg.slack_bot_token_arn) if self.cfg.slack_bot_token_arn else ""
+            doc = _json_object(raw)
+            self._slack_bot_token = str(doc.get("bot_token") or "") if doc else raw.strip()
+        return self._slack_bot_token
+
+    def _secret(self, arn: str) -> str:
+        return self.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
 
     def slack(self) -> SlackNotifier:
         """Slack through slack_sdk's WebClient; with no bot token (locally) a notifier that only logs."""
         from .adapters.slack import SlackNotifier
-        token = self.webhook_secrets().get("slack_bot_token", "")
+        token = self.slack_bot_token()
         client = None
         if token and self.cfg.slack_channel:
             from slack_sdk import WebClient
@@ -181,6 +209,7 @@ class Container:
         from .adapters.messaging import S3ReportStore, SnsPager
         from .domain import runbooks as runbook_engine
         from .domain.evidence import EvidenceGatherer
+        from .domain.report import ConsoleLinks
         from .steps import Steps
         dynamodb = self.client("dynamodb")
         metrics = CloudWatchMetricSource(self.catalog, self.client("cloudwatch"))
@@ -209,9 +238,13 @@ class Container:
             notifier=_Lazy(self.approval_channels), executor=_Lazy(self.executor),
             refiner=refiner, metrics=metrics, runbooks=runbooks, dry_run=self.cfg.dry_run, signing_key=self.signing_key,
             approval_url=self.cfg.approval_api_url, approval_timeout_seconds=self.cfg.approval_timeout_seconds,
+            approvers=self.cfg.approvers, region=self.session.region_name or "",
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            clock=self.clock,
+            links=ConsoleLinks(region=self.session.region_name or "", account_id=self.cfg.account_id,
+                               dashboard=self.cfg.dashboard_name),
             memory=self.memory(),
         )
 
@@ -219,6 +252,14 @@ class Container:
         """The account's incident memory (MEMORY# items on the state table), or None without a table."""
         from .adapters.dynamodb_memory import DynamoDBIncidentMemory
         return DynamoDBIncidentMemory(self.cfg.state_table, self.client("dynamodb")) if self.cfg.state_table else None
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw) if raw and raw.lstrip().startswith("{") else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 class _Lazy:

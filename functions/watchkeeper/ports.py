@@ -155,7 +155,12 @@ class ReportStore(Protocol):
 
 
 class ApprovalNotifier(Protocol):
-    def request(self, incident: Incident, summary: str, url: str | None) -> None: ...
+    """One approval request per approver (their own link), and the one-time codes."""
+
+    def request(self, incident: Incident, address: str, summary: str, url: str | None,
+                title: str | None = None) -> None: ...
+
+    def send_code(self, address: str, subject: str, body: str) -> None: ...
 
 
 class ApprovalStore(Protocol):

@@ -25,6 +25,9 @@ class Settings(BaseModel):
     kill_switch_parameter: str = ""
     signing_secret_arn: str = ""
     webhook_secret_arn: str = ""
+    slack_signing_secret_arn: str = ""   # SLACK_SIGNING_SECRET_ARN: read by the approvals API only
+    slack_bot_token_arn: str = ""        # SLACK_BOT_TOKEN_ARN: the functions that post to Slack
+    approver_arns: tuple[str, ...] = ()  # APPROVER_ARNS: IAM principals who may decide from the terminal
     bedrock_model_id: str = ""
     dry_run: bool = False
     approvers: tuple[str, ...] = ()
@@ -41,6 +44,10 @@ class Settings(BaseModel):
     guardrails_parameter: str = ""  # GUARDRAILS_PARAMETER: or an SSM parameter holding that JSON
     large_log_groups: tuple[str, ...] = ()  # LARGE_LOG_GROUPS: read with Logs Insights from the start
     change_sources: tuple[str, ...] = ("journal",)  # CHANGE_SOURCES: where Gather looks for recent changes
+    clock_offset_seconds: float = 0.0  # CLOCK_OFFSET_SECONDS: local only, scenario time minus wall time (clock.py)
+    account_id: str = ""            # ACCOUNT_ID: for console links in the report
+    dashboard_name: str = ""        # DASHBOARD_NAME: the CloudWatch dashboard the report links to
+    metrics_file: str = ""          # METRICS_FILE: local only, where the agent's EMF metrics go instead of stdout
 
     @field_validator("change_sources", mode="before")
     @classmethod
@@ -51,7 +58,7 @@ class Settings(BaseModel):
             raise ValueError(f"unknown change source(s) {', '.join(unknown)}; known: {', '.join(CHANGE_SOURCE_NAMES)}")
         return names or ("journal",)
 
-    @field_validator("approvers", "large_log_groups", mode="before")
+    @field_validator("approvers", "large_log_groups", "approver_arns", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):

@@ -12,14 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .approvals import ApprovalNotice, cited_evidence, preview_actions, thread_update
+from .approvals import (
+    SLACK_CHANNEL_SUBJECT, ApprovalNotice, cited_evidence, new_request_window, preview_actions, request_links,
+    thread_update,
+)
+from .domain.approval_summary import approval_summary
 from .domain import runbooks as runbook_engine
 from .domain.approval_tokens import sign
 from .domain.classify import incident_category, severity
 from .domain.diagnose import DeterministicAnalyzer
 from .domain.evidence import EvidenceGatherer
 from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, Verdict, check
-from .domain.report import render_markdown, timeline, timeline_svg
+from .domain.redact import redact, redact_model, redact_value
+from .domain.report import ConsoleLinks, IncidentReport, render_html, render_markdown
 from .models import (
     Action, ActionResult, ApprovalDecision, ApproverDecision, Escalation, Evidence, ExecutionResult, Incident,
     PastIncident, RemediationPlan, ReportRef, RootCause, ServiceCatalog, Verification,
@@ -48,11 +53,14 @@ class Steps:
     signing_key: Any = b""                      # bytes, or a callable that reads them when first needed
     approval_url: str = ""
     approval_timeout_seconds: int = 900
+    approvers: tuple[str, ...] = ()             # who is asked: email addresses get their own link
+    region: str = ""                            # for the console links an approver sees
     verify_wait_seconds: int = 60
     verify_max_attempts: int = 10
     guardrails: GuardrailConfig | None = None   # the account's policy with per-service overrides (else `policy`)
     rate_limits: Any = None                     # RateLimits (DynamoDB on the state table); None: per-execution only
     clock: Any = None                           # () -> aware datetime; tests pin it
+    links: ConsoleLinks | None = None           # console links in the report (region, account, dashboard)
     memory: Any = None                          # IncidentMemory (MEMORY# items on the state table); None: no memory
 
     def policy_for(self, service: str) -> GuardrailPolicy:
@@ -129,29 +137,36 @@ class Steps:
     # --- Wait for approval ------------------------------------------------------------
     def request_approval(self, task_token: str, incident: Incident, cause: RootCause, plan: RemediationPlan,
                          now: datetime | None = None, evidence: Evidence | None = None,
-                         preview: list[dict[str, Any]] | None = None) -> str:
-        now = now or datetime.now(timezone.utc)
+                         preview: list[dict[str, Any]] | None = None, execution_arn: str = "",
+                         entered_at: str | None = None) -> str:
+        """Store the task token, then ask each approver on their own channel; the window every
+        channel announces is the task's real timeout (counted from when the state was entered)."""
+        now = now or self._now()
         request_id = hashlib.sha256(f"{incident.id}:{pysecrets.token_hex(8)}".encode()).hexdigest()[:20]
-        expires = now + timedelta(seconds=self.approval_timeout_seconds)
+        expires = new_request_window(now, self.approval_timeout_seconds, entered_at)
         writes = [a for a in plan.actions if a.is_write]
-        summary = {"incident_id": incident.id, "service": incident.service, "title": incident.title,
-                   "severity": incident.severity, "category": incident.category,
-                   "root_cause": cause.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
-                   "actions": [f"{a.type} on {a.target}" for a in writes],
-                   "evidence": cited_evidence(cause, evidence),
-                   "proposed": preview if preview is not None else preview_actions(self.executor, writes)}
+        service = self.catalog.get(incident.service) if self.catalog is not None else None
+        summary = approval_summary(
+            incident=incident.model_dump(mode="json", exclude={"alerts"}), root_cause=cause.model_dump(mode="json"),
+            plan=plan.model_dump(mode="json"), evidence=cited_evidence(cause, evidence),
+            proposed=preview if preview is not None else preview_actions(self.executor, writes), expires_at=expires,
+            region=self.region, execution_arn=execution_arn, log_group=service.log_group if service else None,
+            metrics=[{"namespace": m.namespace, "name": m.name} for m in (evidence.metrics if evidence else [])
+                     if m.service == incident.service])
+        if self.report_url(incident.id):        # the email names where the report will be
+            summary["report_url"] = self.report_url(incident.id)
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
-        key = self.signing_key() if callable(self.signing_key) else self.signing_key
-        token = sign(key, request_id, expires)
-        url = f"{self.approval_url.rstrip('/')}/approvals/{token}" if self.approval_url else None
+        keys = self.signing_key() if callable(self.signing_key) else self.signing_key
+        links = request_links(keys, self.approval_url, tuple(self.approvers), request_id, expires)
+        notice = ApprovalNotice(request_id, summary, sign(keys, request_id, SLACK_CHANNEL_SUBJECT, expires), None, expires)
         thread_ts = None
         if self.notifier is not None:
-            thread_ts = self.notifier.request(incident, ApprovalNotice(request_id, summary, token, url, expires))
+            thread_ts = self.notifier.request(incident, notice, links)
         if thread_ts:
             self.approvals.save_approval_thread(request_id, incident.id, thread_ts)
         self.audit.append(incident.id, "Wait for approval", "step",
-                          f"approval requested for {', '.join(summary['actions'])}; expires {expires:%H:%M:%S} UTC",
-                          {"request_id": request_id, "slack_thread": thread_ts, "link_sent": bool(url)})
+                          f"approval requested for {', '.join(summary['actions'])}; decide by {expires:%H:%M:%S} UTC",
+                          {"request_id": request_id, "slack_thread": thread_ts, "links_sent": len(links)})
         return request_id
 
     def update_thread(self, incident_id: str, text: str, close_pending: bool = False) -> None:
@@ -377,7 +392,10 @@ class Steps:
         diagnosis = state.get("diagnosis") or {}
         if diagnosis:
             message += f"Diagnosis: {diagnosis.get('kind')} {diagnosis.get('culprit') or ''} — {diagnosis.get('summary', '')}\n"
-        message_id = self.pager.page(incident, f"[{incident.severity}] {incident.service}: {reason}"[:99], message)
+        if self.report_url(incident.id):
+            message += f"Report (written when the incident is handled): {self.report_url(incident.id)}\n"
+        message_id = self.pager.page(incident, redact(f"[{incident.severity}] {incident.service}: {reason}")[:99],
+                                     redact(message))
         incident.status = "escalated"
         self.store.save(incident)
         self.audit.append(incident.id, "Page on-call", "escalation", f"paged on-call: {reason}", {"message_id": message_id})
@@ -394,14 +412,55 @@ class Steps:
         self.store.save(incident)
         self.audit.append(incident.id, "Write report", "report", f"incident {outcome['status']}: {outcome['summary']}")
         trail = self.audit.records(incident.id)
-        chart = timeline_svg(timeline(incident, evidence, trail))
-        chart_uri = self.reports.put(f"reports/{incident.id}/timeline.svg", chart.encode(), "image/svg+xml")
-        markdown = render_markdown(incident, evidence, cause, plan, outcome, trail, "timeline.svg")
-        uri = self.reports.put(f"reports/{incident.id}/report.md", markdown.encode(), "text/markdown")
-        ref = ReportRef(uri=uri, chart_uri=chart_uri, status=outcome["status"], summary=outcome["summary"])
+        # the report leaves the workflow for people: what came from logs, alerts and the model is redacted
+        keep = tuple(self.approvers)           # who approved stays readable: they are accountable by name
+        shown, evidence, cause, plan = (redact_model(m, keep) for m in (incident, evidence, cause, plan))
+        outcome, trail = redact_value(outcome, keep), [redact_model(r, keep) for r in trail]
+        report = IncidentReport(shown, evidence, cause, plan, outcome, trail, links=self.links,
+                                log_groups=self._log_groups(incident))
+        report.series = self._report_series(incident, *report.window())
+        chart = report.chart()
+        prefix = report_prefix(incident.id)
+        chart_uri = self.reports.put(f"{prefix}/timeline.svg", chart.encode(), "image/svg+xml")
+        html_uri = self.reports.put(f"{prefix}/report.html", render_html(report, chart).encode(), "text/html; charset=utf-8")
+        uri = self.reports.put(f"{prefix}/report.md", render_markdown(report, "timeline.svg").encode(), "text/markdown")
+        url = self.report_url(incident.id) or html_uri
+        ref = ReportRef(uri=uri, chart_uri=chart_uri, html_uri=html_uri, url=url, status=outcome["status"],
+                        summary=outcome["summary"], service=incident.service, opened_at=incident.opened_at,
+                        decided_at=(state.get("approval") or {}).get("decided_at")
+                        or (report.ms.decided if report.ms.decision in ("approved", "rejected") else None))
         self._remember(state, incident, evidence, cause, plan, outcome)
         self.update_thread(incident.id, thread_update(state, ref), close_pending=True)
         return ref
+
+    def report_url(self, incident_id: str) -> str | None:
+        """Where a person opens the incident's report page (the S3 console), known before it is written:
+        the approval email and the page carry it, the Slack thread gets it when the report is written."""
+        uri = getattr(self.reports, "uri", None)
+        if uri is None or self.links is None or not self.links.account_id:
+            return None
+        return self.links.s3_object(uri(f"{report_prefix(incident_id)}/report.html"))
+
+    def _log_groups(self, incident: Incident) -> list[str]:
+        services = [self.catalog.get(n) for n in dict.fromkeys([incident.service, *incident.suspects])] if self.catalog else []
+        return [s.log_group for s in services if s is not None and s.log_group]
+
+    def _report_series(self, incident: Incident, start: datetime, end: datetime) -> list:
+        """The service's metric series over the chart's window; a chart without curves when they cannot be read."""
+        if self.metrics is None:
+            return []
+        try:
+            # whole minutes, as CloudWatch aligns its periods: each point keeps its own minute
+            return self.metrics.series_for(incident.service, start.replace(second=0, microsecond=0),
+                                           end + timedelta(minutes=15))
+        except Exception as exc:  # the report is written whatever the metrics API says
+            logging.getLogger(__name__).warning("no metric curves for the report of %s: %s", incident.id, exc)
+            return []
+
+
+
+def report_prefix(incident_id: str) -> str:
+    return f"reports/{incident_id}"
 
 
 def _about_the_culprit(incident: Incident, cause: RootCause, evidence: Evidence | None) -> Incident:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import aws_cdk as cdk
 from aws_cdk import Duration, aws_apigatewayv2 as apigwv2, aws_events as events, aws_events_targets as targets
@@ -18,7 +17,7 @@ from infra.constructs.observability import ALARM_PREFIX
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
 
-WEBHOOK_SOURCES = ("pagerduty", "grafana", "datadog", "slack")
+WEBHOOK_SOURCES = ("pagerduty", "grafana", "datadog")
 
 
 class Ingest(Construct):
@@ -36,13 +35,9 @@ class Ingest(Construct):
         ))
         self.webhook_secret = secretsmanager.Secret(
             self, "WebhookSecret",
-            description="Watchkeeper: per-source webhook signing secrets; 'shared' is used for a source left empty",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({**{source: "" for source in WEBHOOK_SOURCES}, "slack_bot_token": ""}),
-                generate_string_key="shared",
-                password_length=64,
-                exclude_punctuation=True,
-            ),
+            description="Watchkeeper: one webhook secret per source (a list of two during a rotation), no shared "
+                        "fallback; read by the ingest function only",
+            secret_object_value={source: cdk.SecretValue.unsafe_plain_text("") for source in WEBHOOK_SOURCES},
         )
         acknowledge(
             self.webhook_secret, "AwsSolutions-SMG4",

@@ -88,9 +88,13 @@ class Workflow(Construct):
         storage.grant_state_write(self.report.role)       # the incident's final status and its memory (MEMORY#<service>)
         self.report.add_to_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[storage.report_bucket.arn_for_objects("reports/*")]))
+        # the report's chart draws the service's metrics (ListMetrics finds them, GetMetricData reads them)
+        self.report.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"]))
         acknowledge(self.report.role, "AwsSolutions-IAM5",
-                    "Reports are written under reports/<incident id>/; object keys are not known in advance.",
-                    f"Resource::{arn_of(storage.report_bucket)}/reports/*")
+                    "Reports are written under reports/<incident id>/; object keys are not known in advance. "
+                    "GetMetricData and ListMetrics have no resource-level permissions; both are read-only.",
+                    f"Resource::{arn_of(storage.report_bucket)}/reports/*", "Resource::*")
         self.escalate = fn("Escalate", FunctionSpec(
             handler="watchkeeper.handlers.escalate.handler",
             description="Page on-call: publish the incident summary to the page topic"))
@@ -160,11 +164,14 @@ class Workflow(Construct):
                 "plan": sfn.JsonPath.object_at("$.plan"),
                 "evidence": sfn.JsonPath.object_at("$.evidence"),
                 "preview": sfn.JsonPath.object_at("$.preview"),
+                # the approvers see the real window (counted from here) and a link to this execution
+                "entered_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
             }),
             result_path="$.approval",
+            # one window, the one every channel announces: no heartbeat timeout (a page view proves no
+            # one is there; heartbeats are sent only after a proven approver acts, to check it still waits)
             task_timeout=sfn.Timeout.duration(Duration.seconds(self._config.approval_timeout_seconds)),
-            # opening the approval page sends a heartbeat: nobody looking for half the window escalates early
-            heartbeat_timeout=_heartbeat(self._config.approval_timeout_seconds),
         )
         self._retry(wait_for_approval)
         wait_for_approval.add_catch(sfn.Pass(self, "Approval timed out").next(page),
@@ -371,8 +378,3 @@ class Workflow(Construct):
                     "Incidents can come from any alarm in the account, and GetMetricData has no resource-level "
                     "permissions; both calls are read-only.",
                     "Resource::*")
-
-
-def _heartbeat(timeout_seconds: int) -> sfn.Timeout | None:
-    """Half the approval window when it is long enough to matter (it must be shorter than the timeout)."""
-    return sfn.Timeout.duration(Duration.seconds(timeout_seconds // 2)) if timeout_seconds >= 120 else None

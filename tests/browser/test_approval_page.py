@@ -1,5 +1,6 @@
-"""The approval page in a real headless Chromium: open the link, read the incident, press
-Approve, and watch the state machine resume — the synthesized definition on moto, the real
+"""The approval page in a real headless Chromium: a forwarded link cannot decide; the approver
+opens their link, reads the incident, presses Approve, enters the code from their inbox, and
+watches the state machine resume — the synthesized definition on moto, the real
 handlers, the page served on localhost by the approvals handler."""
 from __future__ import annotations
 
@@ -44,21 +45,36 @@ def test_an_approver_reads_the_incident_on_a_phone_approves_and_the_workflow_res
     session = ReplaySession(bundle, root, ReplayOptions(dry_run=False, approval_server=True))
 
     def approve_in_the_browser(approval: dict[str, Any]) -> None:
-        page = browser.new_page()
-        link = session.approval_link(approval)
+        inbox = session.approval_server.mailbox()
+        link = session.approval_link(approval)                 # the link emailed to oncall@example.com alone
         assert link.startswith("http://127.0.0.1:")
+        # someone the email was forwarded to can read and press Approve, but the code goes to oncall's inbox
+        stranger = browser.new_page()
+        stranger.goto(link)
+        stranger.get_by_role("button", name="Approve").click()
+        stranger.wait_for_load_state()
+        stranger.fill("#code", "000000")
+        stranger.get_by_role("button", name="Confirm approval").click()
+        stranger.wait_for_load_state()
+        seen["stranger_after"] = stranger.inner_text("main")
+        stranger.close()
+        # the approver: the page never asks who they are; the code in their inbox decides
+        page = browser.new_page()
         response = page.goto(link)
         assert response is not None and response.status == 200
         seen["text"] = page.inner_text("main")
+        seen["has_who_field"] = page.locator("#who").count()
         seen["overflow"] = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
         page.screenshot(path=str(SCREENSHOT), full_page=True)
-        page.fill("#who", "oncall@example.com")
-        page.fill("#reason", "rollback looks right")
         page.get_by_role("button", name="Approve").click()
         page.wait_for_load_state()
+        seen["code_page"] = page.inner_text("main")
+        page.fill("#code", inbox.code_for("oncall@example.com"))
+        page.fill("#reason", "rollback looks right")
+        page.get_by_role("button", name="Confirm approval").click()
+        page.wait_for_load_state()
         seen["after"] = page.inner_text("main")
-        page.go_back()                                    # the link again, once decided: no buttons any more
-        page.reload()
+        page.goto(link)                                    # the link again, once decided: no buttons any more
         seen["again"] = page.inner_text("main")
         page.close()
 
@@ -78,6 +94,10 @@ def test_an_approver_reads_the_incident_on_a_phone_approves_and_the_workflow_res
     assert "rollback_deployment" in text and "eks/prod-eks/shop/storefront-bff" in text  # what will happen
     assert "dryRun=All" in text                                                           # its dry run
     assert "evidence" in text.lower() and "4 min before the onset" in text                # and why
+    assert "Blast radius" in text and "Undo" in text and "IF NOBODY DECIDES" in text.upper()
+    assert not seen["has_who_field"] and "o•••l@example.com" in text                     # bound to the approver
+    assert "Code not valid" in seen["stranger_after"]                                     # a forwarded link cannot decide
+    assert "We emailed a one-time code" in seen["code_page"]
     assert not seen["overflow"], "the page scrolls sideways on a phone"
     assert "Remediation approved" in seen["after"] and "oncall@example.com" in seen["after"]
     assert "Already decided" in seen["again"] and "Approve" not in seen["again"].replace("approved", "")
@@ -88,9 +108,12 @@ def test_an_approver_reads_the_incident_on_a_phone_approves_and_the_workflow_res
     assert out["execution"]["status"] == "executed"
     assert int(after) == int(before) + 1                                                  # the cluster rolled back
     assert out["verification"]["status"] == "recovered" and out["report"]["status"] == "mitigated"
-    (decision,) = [r for r in records if r.kind == "decision"]
+    decisions = [r for r in records if r.kind == "decision"]
+    assert "a one-time code was emailed" in decisions[0].summary                          # the stranger's press
+    assert "wrong one-time code" in decisions[1].summary and decisions[1].actor == "unknown"
+    (decision,) = [r for r in decisions if "approved by" in r.summary]
     assert decision.actor == "oncall@example.com" and decision.detail["ip"] == "127.0.0.1"
-    assert "rollback looks right" in decision.summary
+    assert "rollback looks right" in decision.summary and "the workflow resumed" in decision.summary
 
 
 def _revision(session: ReplaySession) -> str:

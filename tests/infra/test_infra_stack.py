@@ -25,7 +25,7 @@ LAMBDA_TASK_ERRORS = [
 ]
 COMMON_ENV = {
     "WATCHKEEPER_ACCOUNT_NAME", "AUDIT_TABLE", "STATE_TABLE", "REPORT_BUCKET", "PAGE_TOPIC_ARN",
-    "APPROVAL_TOPIC_ARN", "CATALOG_PARAMETER", "KILL_SWITCH_PARAMETER", "SIGNING_SECRET_ARN", "BEDROCK_MODEL_ID",
+    "APPROVAL_TOPIC_ARN", "CATALOG_PARAMETER", "KILL_SWITCH_PARAMETER", "BEDROCK_MODEL_ID",
     "DRY_RUN", "APPROVERS", "SLACK_CHANNEL", "APPROVAL_TIMEOUT_SECONDS", "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_LOG_LEVEL",
 }
@@ -124,7 +124,9 @@ def test_approval_waits_for_a_task_token_with_a_timeout(raw):
     catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]
     assert catches == [(["States.Timeout", "States.HeartbeatTimeout"], "Approval timed out"),
                        (["States.ALL"], "Record failure and page")]
-    assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"]
+    # one window: the timeout every channel announces, no heartbeat timeout that would end it early
+    assert "HeartbeatSeconds" not in state and state["TimeoutSeconds"] == 600
+    assert state["Parameters"]["Payload"]["entered_at.$"] == "$$.State.EnteredTime"
     assert _definition(raw)["States"]["Approval timed out"]["Next"] == "Page on-call"
 
 
@@ -228,7 +230,7 @@ def test_approvals_api_can_resume_the_waiting_execution(raw):
         assert _allows(statements, action, {"Ref": _machine_id(raw)}), action
 
 
-def test_request_approval_knows_the_api_url_and_only_it_can_publish_approvals(raw):
+def test_request_approval_knows_the_api_url_and_only_the_approval_functions_publish_approvals(raw):
     request = _function_id(raw, "request_approval")
     env = raw["Resources"][request]["Properties"]["Environment"]["Variables"]
     assert "APPROVAL_API_URL" in env
@@ -236,7 +238,69 @@ def test_request_approval_knows_the_api_url_and_only_it_can_publish_approvals(ra
                 if v["Properties"].get("DisplayName", "").endswith("approval requests")]
     publishers = [f for f in _of_type(raw, "AWS::Lambda::Function")
                   if _allows(_statements(raw, f), "sns:Publish", {"Ref": topic})]
-    assert publishers == [request]
+    assert sorted(publishers) == sorted([request, _function_id(raw, "approvals_api")])   # requests; one-time codes
+
+
+def test_each_approver_gets_their_own_filtered_email_subscription(raw):
+    from watchkeeper.domain.approval_tokens import approver_ref
+
+    subs = [v["Properties"] for v in _of_type(raw, "AWS::SNS::Subscription").values()
+            if v["Properties"]["Protocol"] == "email"]
+    assert [(s["Endpoint"], s["FilterPolicy"]) for s in subs] == [
+        ("oncall@example.com", {"approver": [approver_ref("oncall@example.com")]})]
+
+
+def test_one_secret_per_purpose_and_each_function_reads_only_the_secrets_it_uses(raw):
+    handlers = {k: v["Properties"]["Handler"].split(".")[-2] for k, v in _of_type(raw, "AWS::Lambda::Function").items()
+                if v["Properties"]["Handler"].startswith("watchkeeper.")}
+    named = {}
+    for secret in _of_type(raw, "AWS::SecretsManager::Secret"):
+        name = next(n for n in ("Webhook", "SlackSigningSecret", "SlackBotToken", "ApprovalsSigningSecret") if n in secret)
+        named[name] = {h for f, h in handlers.items()
+                       if _allows(_statements(raw, f), "secretsmanager:GetSecretValue", {"Ref": secret})}
+    assert named == {
+        "Webhook": {"ingest"},                                            # alert sources' secrets: intake only
+        "SlackSigningSecret": {"approvals_api"},                          # verifying Slack's clicks
+        "SlackBotToken": {"request_approval", "approvals_api", "report"},  # posting to Slack
+        "ApprovalsSigningSecret": {"request_approval", "approvals_api"},  # approval links and codes
+    }
+    for fn, handler in handlers.items():
+        env = raw["Resources"][fn]["Properties"]["Environment"]["Variables"]
+        assert ("SLACK_SIGNING_SECRET_ARN" in env) == (handler == "approvals_api"), handler
+        assert ("WEBHOOK_SECRET_ARN" in env) == (handler == "ingest"), handler
+
+
+def test_every_route_has_its_own_throttle_and_the_access_log_uses_http_api_variables(raw, template):
+    (stage,) = _of_type(raw, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["RouteSettings"]
+    routes = {r["Properties"]["RouteKey"] for r in _of_type(raw, "AWS::ApiGatewayV2::Route").values()}
+    assert routes == set(settings) == {"POST /webhooks/{source}", "GET /approvals/{token}", "POST /approvals/{token}",
+                                       "POST /slack/actions", "POST /terminal/decisions"}
+    assert all(s["ThrottlingRateLimit"] > 0 and s["ThrottlingBurstLimit"] > 0 for s in settings.values())
+    assert settings["POST /webhooks/{source}"] != settings["POST /approvals/{token}"]
+    (stage_id,) = _of_type(raw, "AWS::ApiGatewayV2::Stage")
+    route_ids = set(_of_type(raw, "AWS::ApiGatewayV2::Route"))
+    assert route_ids <= set(raw["Resources"][stage_id].get("DependsOn", []))    # the routes exist first
+    fmt = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    http_api_variables = {"$context.requestId", "$context.identity.sourceIp", "$context.requestTime",
+                          "$context.httpMethod", "$context.routeKey", "$context.status", "$context.protocol",
+                          "$context.responseLength", "$context.responseLatency", "$context.integrationErrorMessage",
+                          "$context.identity.userArn"}
+    assert set(fmt.values()) <= http_api_variables and "$context.routeKey" in fmt.values()
+    assert "$context.path" not in fmt.values()          # a path holds an approval link: a credential
+
+
+def test_the_terminal_route_needs_iam_and_the_approver_policy_allows_only_it(raw):
+    (terminal,) = [r["Properties"] for r in _of_type(raw, "AWS::ApiGatewayV2::Route").values()
+                   if r["Properties"]["RouteKey"] == "POST /terminal/decisions"]
+    assert terminal["AuthorizationType"] == "AWS_IAM"
+    others = [r["Properties"] for r in _of_type(raw, "AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["RouteKey"] != "POST /terminal/decisions"]
+    assert all(r.get("AuthorizationType", "NONE") == "NONE" for r in others)
+    (policy,) = _of_type(raw, "AWS::IAM::ManagedPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "execute-api:Invoke"
+    assert "$default/POST/terminal/decisions" in json.dumps(statement["Resource"])
 
 
 # -- storage ---------------------------------------------------------------------------------

@@ -24,19 +24,18 @@ def _every_call_is_allowed_by_its_role(request):
         assert not iam.ENFORCER.denials, [d.as_dict() for d in iam.ENFORCER.denials]
 
 
-def send_decision(session: ReplaySession, approval: dict[str, Any], approved: bool, who: str = "oncall@example.com") -> None:
-    """Decide the way the approval API does: a signed link, the approvers list, single use, audit."""
-    from datetime import datetime
-
+def send_decision(session: ReplaySession, approval: dict[str, Any], approved: bool,
+                  who: str = "arn:aws:iam::123456789012:user/oncall") -> None:
+    """Decide the way the approval API does for a proven caller (the terminal's IAM identity):
+    the approver ARNs, the claim, the callback, the audit."""
+    from watchkeeper.adapters.dynamodb_approvals import DynamoDBApprovalStore
     from watchkeeper.approvals import ApprovalService
     from watchkeeper.composition import container
-    from watchkeeper.domain.approval_tokens import sign
 
     c = container()
-    key = c.signing_key()
-    service = ApprovalService(c.store(), c.audit(), c.client("stepfunctions"), key, (who,))
-    token = sign(key, approval["request_id"], datetime.fromisoformat(approval["expires_at"]))
-    service.decide(token, approved, who, "test", "" if approved else "not now")
+    service = ApprovalService(DynamoDBApprovalStore(c.cfg.state_table, c.client("dynamodb")), c.audit(),
+                              c.client("stepfunctions"), c.signing_keys, approver_arns=(who,), clock=c.clock)
+    service.decide_terminal(approval["incident_id"], who, approved, "" if approved else "not now")
 
 
 def open_session(bundle: str = "storefront-bff-bad-deploy", **options: Any) -> ReplaySession:

@@ -67,7 +67,7 @@ def test_approve_path_rolls_back_the_cluster_verifies_and_reports():
 
 def test_reject_path_writes_nothing_and_reports_the_rejection():
     session = open_session(dry_run=False)
-    session.options.approve = lambda approval: send_decision(session, approval, False, who="lead@example.com")
+    session.options.approve = lambda approval: send_decision(session, approval, False, who="arn:aws:iam::123456789012:user/lead")
     with session:
         incident_id, result = run_incident(session)
         out = result["output"]
@@ -75,7 +75,7 @@ def test_reject_path_writes_nothing_and_reports_the_rejection():
         assert "execution" not in out
         # the approval request's preview is a server-side dry run (dryRun=All): it persists nothing
         assert not [e for e in session.kube.events if e["verb"] != "get" and not e.get("dry_run")]
-        assert out["report"]["status"] == "escalated" and "lead@example.com" in out["report"]["summary"]
+        assert out["report"]["status"] == "escalated" and "user/lead" in out["report"]["summary"]
         assert "Execute actions" not in states_entered(session, incident_id)
 
 

@@ -37,18 +37,60 @@ def test_pagerduty_signature_covers_the_body():
         authenticate("pagerduty", {"x-pagerduty-signature": "v1=" + sig("pd-secret", BODY)}, BODY + b" ", SECRETS)
 
 
-def test_grafana_falls_back_to_the_shared_secret_and_accepts_its_hmac_with_timestamp():
-    authenticate("grafana", {"Authorization": "Bearer shared-secret"}, BODY, SECRETS)
-    stamped = sig("shared-secret", b"1700000000:" + BODY)
-    authenticate("grafana", {"X-Grafana-Alerting-Signature": stamped, "X-Grafana-Alerting-Timestamp": "1700000000"}, BODY, SECRETS)
+def test_no_source_falls_back_to_another_secret():
+    for headers in ({"Authorization": "Bearer shared-secret"}, {"Authorization": "Bearer dd-secret"}):
+        with pytest.raises(WebhookRefused, match="no secret configured for grafana"):
+            authenticate("grafana", headers, BODY, SECRETS)
+
+
+def test_grafana_hmac_needs_a_fresh_timestamp():
+    keys = {"grafana": "gf-secret"}
+    now = 1_700_000_000
+    stamped = sig("gf-secret", f"{now}:".encode() + BODY)
+    authenticate("grafana", {"X-Grafana-Alerting-Signature": stamped, "X-Grafana-Alerting-Timestamp": str(now)},
+                 BODY, keys, now=now + 299)
+    with pytest.raises(WebhookRefused, match="stale"):                               # a replay 6 minutes later
+        authenticate("grafana", {"X-Grafana-Alerting-Signature": stamped, "X-Grafana-Alerting-Timestamp": str(now)},
+                     BODY, keys, now=now + 360)
+    with pytest.raises(WebhookRefused, match="Timestamp"):                           # no timestamp, no HMAC
+        authenticate("grafana", {"X-Grafana-Alerting-Signature": sig("gf-secret", BODY)}, BODY, keys, now=now)
+    authenticate("grafana", {"Authorization": "Bearer gf-secret"}, BODY, keys)
+
+
+def test_two_keys_are_valid_during_a_rotation_and_only_those():
+    keys = parse_secrets('{"datadog": ["new-key", "old-key"], "pagerduty": "pd"}')
+    for token in ("new-key", "old-key"):
+        authenticate("datadog", {"X-Watchkeeper-Token": token}, BODY, keys)
     with pytest.raises(WebhookRefused):
-        authenticate("grafana", {"X-Grafana-Alerting-Signature": stamped}, BODY, SECRETS)
+        authenticate("datadog", {"X-Watchkeeper-Token": "pd"}, BODY, keys)
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-PagerDuty-Signature": "v1=é" * 3},
+    {"X-PagerDuty-Signature": "v1=\udcff\x00" + "ü" * 5000},
+    {"x-pagerduty-signature": ",,,,"},
+])
+def test_any_bytes_in_a_signature_are_a_refusal_never_an_error(headers):
+    with pytest.raises(WebhookRefused):
+        authenticate("pagerduty", headers, BODY, SECRETS)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "Bearer dd-sécret"}, {"X-Watchkeeper-Token": "😀"}, {"X-Watchkeeper-Signature": "sha256=ä"},
+    {"X-Grafana-Alerting-Signature": "ß", "X-Grafana-Alerting-Timestamp": "²"},
+    {"X-Grafana-Alerting-Signature": "00", "X-Grafana-Alerting-Timestamp": "١٧٠٠٠٠٠٠٠٠"},
+    {"X-Grafana-Alerting-Signature": "00", "X-Grafana-Alerting-Timestamp": "9" * 400},
+])
+def test_non_ascii_tokens_and_timestamps_are_refused(headers):
+    source = "grafana" if any("Grafana" in k for k in headers) else "datadog"
+    with pytest.raises(WebhookRefused):
+        authenticate(source, headers, BODY, {"datadog": "dd-secret", "grafana": "gf"})
 
 
 def test_datadog_token_or_hmac_header():
     authenticate("datadog", {"X-Watchkeeper-Token": "dd-secret"}, BODY, SECRETS)
     authenticate("datadog", {"X-Watchkeeper-Signature": "sha256=" + sig("dd-secret", BODY)}, BODY, SECRETS)
-    for headers in ({"Authorization": "Bearer shared-secret"}, {}, {"X-Watchkeeper-Signature": "sha256=00"}):
+    for headers in ({"Authorization": "Bearer pd-secret"}, {}, {"X-Watchkeeper-Signature": "sha256=00"}):
         with pytest.raises(WebhookRefused):
             authenticate("datadog", headers, BODY, SECRETS)
 

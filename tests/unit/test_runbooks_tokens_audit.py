@@ -8,7 +8,7 @@ import pytest
 
 from watchkeeper.adapters.dynamodb_audit import record_hash, verify_chain
 from watchkeeper.domain import runbooks
-from watchkeeper.domain.approval_tokens import InvalidToken, sign, verify
+from watchkeeper.domain.approval_tokens import InvalidToken, email_subject, sign, verify
 from watchkeeper.models import AuditRecord, Incident, RootCause, Service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,16 +58,31 @@ def test_plans_follow_the_root_cause(kind, first_write, decision):
 
 def test_approval_links_verify_and_refuse_tampering_and_expiry():
     key = b"k" * 32
-    token = sign(key, "req1", NOW + timedelta(minutes=10))
-    assert verify(key, token, now=NOW).request_id == "req1"
+    subject = email_subject("oncall@example.com")
+    token = sign(key, "req1", subject, NOW + timedelta(minutes=10))
+    parsed = verify(key, token, now=NOW)
+    assert (parsed.request_id, parsed.subject, parsed.channel) == ("req1", subject, "web")
     with pytest.raises(InvalidToken, match="not genuine"):
         verify(key, token.replace("req1", "req2"), now=NOW)
+    with pytest.raises(InvalidToken, match="not genuine"):                 # another approver's link
+        verify(key, token.replace(subject, email_subject("mallory@example.com")), now=NOW)
     with pytest.raises(InvalidToken, match="not genuine"):
         verify(b"other" * 8, token, now=NOW)
     with pytest.raises(InvalidToken, match="expired"):
         verify(key, token, now=NOW + timedelta(minutes=11))
-    with pytest.raises(InvalidToken, match="malformed"):
-        verify(key, "garbage", now=NOW)
+    for garbage in ("garbage", "a.b.c.d", token + "é", "r.e-0123456789abcdef.²³.x", "r.e-0123456789abcdef." + "9" * 30 + ".x",
+                    token.replace(".", "\u2024"), "x" * 5000):
+        with pytest.raises(InvalidToken):
+            verify(key, garbage, now=NOW)
+
+
+def test_two_keys_are_valid_during_a_rotation():
+    old, new = b"o" * 32, b"n" * 32
+    token = sign(old, "req1", "s-U0123ABCD", NOW + timedelta(minutes=10))
+    assert verify((new, old), token, now=NOW).subject == "s-U0123ABCD"
+    assert verify((new, old), sign((new, old), "req1", "c-slack", NOW + timedelta(minutes=5)), now=NOW)
+    with pytest.raises(InvalidToken):
+        verify((new,), token, now=NOW)
 
 
 def _chain(n):

@@ -39,16 +39,17 @@ def verify_chain(records: list[AuditRecord]) -> list[str]:
 
 
 class DynamoDBAuditLog:
-    def __init__(self, table_name: str, client: Any = None):
+    def __init__(self, table_name: str, client: Any = None, clock: Any = None):
         self._table = table_name
         self._ddb = client or boto3.client("dynamodb")
+        self._clock = clock or (lambda: datetime.now(timezone.utc))   # the scenario's clock in replay (clock.py)
 
     def append(self, incident_id: str, step: str, kind: str, summary: str, detail: dict[str, Any] | None = None,
                actor: str = "watchkeeper") -> AuditRecord:
         for _ in range(5):
             last = self._last(incident_id)
             record = AuditRecord(incident_id=incident_id, seq=(last.seq + 1 if last else 1),
-                                 at=datetime.now(timezone.utc), step=step, kind=kind, actor=actor, summary=summary,
+                                 at=self._clock(), step=step, kind=kind, actor=actor, summary=summary,
                                  detail=detail or {}, prev_hash=last.hash if last else "")
             record.hash = record_hash(record)
             try:

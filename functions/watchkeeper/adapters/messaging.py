@@ -27,25 +27,48 @@ class SnsPager:
 
 
 class SnsApprovalNotifier:
-    """The email side of an approval request: a link to the approval page, never a decision."""
+    """The email side of an approval request: one message per approver, each with that
+    approver's own link, and the one-time codes. Every message carries the message attribute
+    `approver` (a hash of the address, `approver_ref`); each approver's email subscription on
+    the approval topic has a filter policy on it, so a message reaches that approver alone."""
 
     def __init__(self, topic_arn: str, client: Any = None):
         self._topic = topic_arn
         self._sns = client or boto3.client("sns")
 
-    def request(self, incident: Incident, summary: str, url: str | None) -> None:
-        body = summary + (f"\n\nReview and decide: {url}\n" if url else "")
+    def request(self, incident: Incident, address: str, summary: str, url: str | None, title: str | None = None) -> None:
+        """`summary` and `title` come from the redacted approval summary."""
+        body = summary + (f"\n\nReview and decide (this link is yours alone; deciding needs a code we email you): "
+                          f"{url}\n" if url else "")
+        self._publish(address, f"Approval needed: {title or incident.id}", body, "request")
+
+    def send_code(self, address: str, subject: str, body: str) -> None:
+        self._publish(address, subject, body, "code")
+
+    def _publish(self, address: str, subject: str, body: str, kind: str) -> None:
+        from ..domain.approval_tokens import approver_ref
         try:
-            self._sns.publish(TopicArn=self._topic, Subject=f"Approval needed: {incident.title or incident.id}"[:99],
-                              Message=body)
+            self._sns.publish(TopicArn=self._topic, Subject=_subject(subject), Message=body,
+                              MessageAttributes={"approver": {"DataType": "String", "StringValue": approver_ref(address)},
+                                                 "kind": {"DataType": "String", "StringValue": kind}})
         except ClientError as exc:
-            raise translate(exc, "send approval request") from exc
+            raise translate(exc, f"send approval {kind}") from exc
+
+
+def _subject(text: str) -> str:
+    """SNS subjects: printable ASCII, no line breaks, under 100 characters."""
+    clean = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text.replace("\n", " "))
+    return clean[:99] or "Watchkeeper"
 
 
 class S3ReportStore:
     def __init__(self, bucket: str, client: Any = None):
         self._bucket = bucket
         self._s3 = client or boto3.client("s3")
+
+    def uri(self, key: str) -> str:
+        """Where `put(key, ...)` stores (or will store) an object: links can name a report before it exists."""
+        return f"s3://{self._bucket}/{key}"
 
     def put(self, key: str, body: bytes, content_type: str) -> str:
         try:

@@ -33,6 +33,11 @@ def _tracer() -> Any:
 tracer = _tracer()
 
 
+def agent_metrics():
+    """Watchkeeper's own metrics (agent_metrics.py), built once per container."""
+    return container().agent_metrics()
+
+
 def steps():
     """The workflow steps, built once per container (cold start), reused on warm starts."""
     c = container()

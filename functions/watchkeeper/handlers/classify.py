@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import StartInput
-from ._runtime import logger, steps, tracer
+from ._runtime import agent_metrics, logger, steps, tracer
 
 
 @logger.inject_lambda_context
@@ -12,4 +12,6 @@ from ._runtime import logger, steps, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     start = StartInput.model_validate(event)
     logger.append_keys(incident_id=start.incident_id)
-    return steps().classify(start.incident_id).model_dump(mode="json")
+    incident = steps().classify(start.incident_id)
+    agent_metrics().classified(incident)
+    return incident.model_dump(mode="json")

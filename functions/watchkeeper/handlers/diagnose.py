@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Evidence, Incident
-from ._runtime import logger, steps, tracer
+from ._runtime import agent_metrics, logger, steps, tracer
 
 
 @logger.inject_lambda_context
@@ -12,4 +12,6 @@ from ._runtime import logger, steps, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = Incident.model_validate(event["incident"])
     logger.append_keys(incident_id=incident.id)
-    return steps().diagnose(incident, Evidence.model_validate(event["evidence"])).model_dump(mode="json")
+    cause = steps().diagnose(incident, Evidence.model_validate(event["evidence"]))
+    agent_metrics().diagnosed(incident, cause)
+    return cause.model_dump(mode="json")

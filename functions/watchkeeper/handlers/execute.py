@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import ApprovalDecision, Incident, RemediationPlan
-from ._runtime import logger, steps, tracer
+from ._runtime import agent_metrics, logger, steps, tracer
 
 
 @logger.inject_lambda_context
@@ -18,4 +18,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("mode") == "preview":
         return steps().preview(incident, RemediationPlan.model_validate(event["plan"]))
     approval = ApprovalDecision.model_validate(event["approval"]) if event.get("approval") else None
-    return steps().execute(incident, RemediationPlan.model_validate(event["plan"]), approval).model_dump(mode="json")
+    result = steps().execute(incident, RemediationPlan.model_validate(event["plan"]), approval)
+    agent_metrics().executed(incident, result)
+    return result.model_dump(mode="json")

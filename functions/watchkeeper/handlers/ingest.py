@@ -7,6 +7,8 @@ is logged without its body. Direct invocations (`{"deliveries": [...]}`, replay)
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +20,10 @@ from ..domain.ingest import IngestOutcome
 from ..domain.webhook_auth import WebhookRefused, authenticate, parse_secrets
 from ._runtime import logger, tracer
 
-def webhook_secrets() -> dict[str, str]:
+MAX_WEBHOOK_BYTES = 1024 * 1024      # PagerDuty, Grafana and Datadog send well under this
+
+
+def webhook_secrets() -> dict[str, tuple[str, ...]]:
     """The webhook secrets, read from Secrets Manager once per container."""
     c = container()
     if not hasattr(c, "_webhook_secrets"):
@@ -71,18 +76,26 @@ def _deliveries(event: dict[str, Any]) -> list[tuple[str, Any, Any]]:
 
 
 def _webhook(event: dict[str, Any]) -> dict[str, Any]:
-    source = (event.get("pathParameters") or {}).get("source", "")
+    source = str((event.get("pathParameters") or {}).get("source", ""))[:40]
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        import base64
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    if len(body) > MAX_WEBHOOK_BYTES * 4 // 3 + 4:
+        return {"statusCode": 413, "body": json.dumps({"error": f"body larger than {MAX_WEBHOOK_BYTES // 1024} KB"})}
     try:
-        authenticate(source, event.get("headers") or {}, body.encode(), webhook_secrets())
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError):
+        return {"statusCode": 400, "body": json.dumps({"error": "body is not valid base64"})}
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        return {"statusCode": 413, "body": json.dumps({"error": f"body larger than {MAX_WEBHOOK_BYTES // 1024} KB"})}
+    try:
+        authenticate(source, event.get("headers") or {}, raw, webhook_secrets())
     except WebhookRefused as exc:
         # never log the body of an unauthenticated request
         logger.warning("webhook refused", extra={"source": source, "reason": str(exc)})
         return {"statusCode": 401, "body": json.dumps({"error": "unauthorized"})}
-    total = container().ingestor().ingest_batch([(source, body, _now())])
+    total = container().ingestor().ingest_batch([(source, raw.decode("utf-8", errors="replace"), _now())])
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
+    if total.failed:            # not placed (the store kept changing): 503 so the sender retries
+        return {"statusCode": 503, "headers": {"Retry-After": "5"}, "body": json.dumps(_result(total))}
     return {"statusCode": 202 if not total.invalid else 400, "body": json.dumps(_result(total))}
 
 
@@ -98,6 +111,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _webhook(event)
     deliveries = _deliveries(event)
     total = container().ingestor().ingest_batch(deliveries)
+    container().agent_metrics().alerts_ingested(total.received, total.invalid, total.resolved)
     logger.info("ingested", extra={"received": total.received, "invalid": total.invalid, "opened": total.opened})
     if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":
         return _partial_response(event, total, context)

@@ -20,5 +20,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = steps().request_approval(event["task_token"], incident, RootCause.model_validate(event["diagnosis"]),
                                           RemediationPlan.model_validate(event["plan"]),
                                           evidence=Evidence.model_validate(event["evidence"]) if event.get("evidence") else None,
-                                          preview=(event.get("preview") or {}).get("actions"))
+                                          preview=(event.get("preview") or {}).get("actions"),
+                                          execution_arn=event.get("execution_arn") or "",
+                                          entered_at=event.get("entered_at"))
     return {"request_id": request_id}

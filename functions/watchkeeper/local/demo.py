@@ -20,9 +20,10 @@ from rich.prompt import Confirm
 
 from ..models import ApprovalDecision
 from .approval_server import submit_decision
-from .console import audit_table, evidence_table
+from .console import audit_table, evidence_table, metrics_view
 from .replay import ReplayOptions, ReplaySession
 from .scenario import load_bundle
+from .state import export_incident, local_audit
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[3] / "tests" / "scenarios" / "examples" / "storefront-bff-bad-deploy"
 
@@ -50,22 +51,26 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
             + "; ".join(s["actions"]) + "[/yellow]", title="Approval requested", border_style="yellow"))
         session = session_box["s"]
         link = session.approval_link(approval)
-        console.print(f"  the approval page (served on localhost by the approvals handler): [link={link}]{link}[/link]")
+        console.print("  the approval page (served on localhost by the approvals handler):")
+        console.print(f"  [link={link}]{link}[/link]", soft_wrap=True)     # one line: a terminal can open it
         if auto_approve:
             approved, note = True, "approved with --yes"
         elif sys.stdin.isatty():
-            console.print("  open it in a browser to decide there, or answer here:")
+            console.print("  open it in a browser to decide there, run [bold]watchkeeper approve|reject "
+                          f"{approval['incident_id']}[/bold] in another terminal, or answer here:")
             approved, note = Confirm.ask("Approve this remediation?", default=True, console=console), "at the terminal"
         else:
             approved, note = True, "no terminal to ask at: approving automatically"
         console.print(f"  [bold]{'approved' if approved else 'rejected'}[/bold] ({note}); "
-                      "the decision is posted to the local approval page, as a browser would")
-        return _decide_through_page(link, approved)
+                      "the decision goes through the local approval page as a browser would, with the one-time "
+                      "code from the approver's (local) inbox")
+        return _decide_through_page(session, link, approved)
 
     options = ReplayOptions(dry_run=False, approve=approve, on_state=on_state, timeout_seconds=120,
                             extra_env={"VERIFY_WAIT_SECONDS": "1"}, approval_server=True)
     with ReplaySession(bundle, root, options) as session:
         session_box["s"] = session
+        session.approval_server.advertise(home)       # `watchkeeper approve|reject INCIDENT` from another terminal
         _recover_on_rollback(session, bundle)
         console.print(f"[bold]1. Alerts[/bold]: {len(bundle.alerts)} deliveries into the ingest function")
         totals = session.ingest()
@@ -80,12 +85,12 @@ def run_demo(bundle_dir: Path | None = None, *, auto_approve: bool = False, cons
     return 0 if ok else 1
 
 
-def _decide_through_page(link: str, approved: bool) -> ApprovalDecision | None:
-    """Open the approval page and press its button: GET the page, POST the form with its nonce."""
+def _decide_through_page(session: ReplaySession, link: str, approved: bool) -> ApprovalDecision | None:
+    """Open the approval page and press its button, then enter the code the approver's inbox got."""
     from ..composition import container
 
     who = next((a for a in container().cfg.approvers if "@" in a), "oncall@example.com")
-    status, page = submit_decision(link, approved, who)
+    status, page = submit_decision(link, approved, session.approval_server.mailbox(), who)
     if status == 409 and "already decided" in page:     # decided in the browser meanwhile: that decision stands
         return None
     if status != 200:
@@ -95,34 +100,41 @@ def _decide_through_page(link: str, approved: bool) -> ApprovalDecision | None:
 
 
 def _recover_on_rollback(session: ReplaySession, bundle: Any) -> None:
-    """The simulated world: once the bad revision is rolled back, the service's metrics recover."""
+    """The simulated world: the service stays broken until the bad revision is rolled back, then its
+    metrics return to their healthy level (minute by minute, on the scenario's clock)."""
     cw = session.aws.client("cloudwatch")
-    now = bundle.now
 
     def on_write(verb: str, kind: str, namespace: str, name: str, body: Any) -> None:
         service = next((s for s in bundle.services if s.workload == name and s.namespace == namespace), None)
-        if service is None or kind.lower() not in ("deployment", "deployments"):
+        if service is None or kind.lower() not in ("deployment", "deployments") or verb == "get":
             return
+        now = session.clock().replace(second=0, microsecond=0)
         for m in bundle.metrics:
-            if m.service != service.name:
+            if m.service != service.name or not m.points:
                 continue
             values = [v for _, v in m.points]
             healthy = statistics.median(values[: max(12, len(values) // 2)])
-            cw.put_metric_data(Namespace=m.namespace, MetricData=[
-                {"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
-                 "Timestamp": now + timedelta(minutes=k), "Value": healthy} for k in (1, 2, 3)])
+            broken = statistics.mean(values[-3:])
+            last = m.points[-1][0]
+            until_now = [last + timedelta(minutes=k) for k in range(1, 60) if last + timedelta(minutes=k) <= now]
+            data = [(t, broken) for t in until_now] + [(now + timedelta(minutes=k), healthy) for k in (1, 2, 3)]
+            for i in range(0, len(data), 500):
+                cw.put_metric_data(Namespace=m.namespace, MetricData=[
+                    {"MetricName": m.name, "Dimensions": [{"Name": "Service", "Value": m.service}],
+                     "Timestamp": t, "Value": v} for t, v in data[i:i + 500]])
 
     session.kube.on_write(on_write)
 
 
 def _show_outcome(console: Console, session: ReplaySession, incident_id: str, result: dict[str, Any], home: Path) -> None:
     out = result["output"]
+    width = console.width
     diagnosis, evidence = out.get("diagnosis") or {}, out.get("evidence") or {}
     if diagnosis:
         console.print(Panel(f"[bold]{diagnosis['kind']}[/bold] {diagnosis.get('culprit') or ''} "
                             f"(confidence {diagnosis['confidence']:.2f})\n{diagnosis['summary']}",
                             title="3. Diagnosis", border_style="magenta"))
-        console.print(evidence_table(diagnosis, evidence))
+        console.print(evidence_table(diagnosis, evidence, width))
     for r in (out.get("execution") or {}).get("results", []):
         console.print(Panel(f"{r['api_call']}\n\n{r.get('diff', '')}", title=f"4. {r['type']}: {r['status']}",
                             border_style="green" if r["status"] == "executed" else "red"))
@@ -139,31 +151,14 @@ def _show_outcome(console: Console, session: ReplaySession, incident_id: str, re
         for c in verification.get("checks", []):
             console.print(f"   {c}")
     report = out.get("report") or {}
-    paths = _export(session, incident_id, report, home)
-    console.print(f"[bold]6. Report[/bold]: {report.get('status')} — {report.get('summary')}\n"
-                  f"   {report.get('uri')}\n   saved to {paths['report']} (timeline chart: {paths['chart']})")
-    from ..adapters.dynamodb_audit import DynamoDBAuditLog
-    records = DynamoDBAuditLog(session.aws.env("AUDIT_TABLE"), session.aws.client("dynamodb")).records(incident_id)
-    console.print(audit_table(records, incident_id))
-    console.print(f"   read it again with: [bold]watchkeeper audit {incident_id}[/bold]")
-
-
-def _export(session: ReplaySession, incident_id: str, report: dict[str, Any], home: Path) -> dict[str, Path]:
-    """Copy the report and the audit trail out of the emulator, so they outlive the demo."""
-    from ..adapters.dynamodb_audit import DynamoDBAuditLog
-
-    s3 = session.aws.client("s3")
-    target = home / "reports" / incident_id
-    target.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for key, uri in (("report", report.get("uri")), ("chart", report.get("chart_uri"))):
-        if uri:
-            bucket, _, obj = uri.removeprefix("s3://").partition("/")
-            path = target / Path(obj).name
-            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj)["Body"].read())
-            paths[key] = path
-    records = DynamoDBAuditLog(session.aws.env("AUDIT_TABLE"), session.aws.client("dynamodb")).records(incident_id)
-    audit_dir = home / "audit"
-    audit_dir.mkdir(parents=True, exist_ok=True)
-    (audit_dir / f"{incident_id}.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
-    return paths
+    paths = export_incident(session, incident_id, result, home, origin="demo")
+    console.print(f"[bold]6. Report[/bold]: {report.get('status')} — {report.get('summary')}")
+    for key, what in (("html_uri", "page with the chart"), ("uri", "Markdown"), ("chart_uri", "timeline chart")):
+        if key in paths:
+            console.print(f"   {what}: {paths[key]}", soft_wrap=True)
+    records = local_audit(home, incident_id)
+    console.print(audit_table(records, incident_id, width))
+    console.print(metrics_view([m for m in session.agent_metrics() if "service" in m["dimensions"]
+                                or m["name"].startswith("Alerts")]))
+    console.print(f"\n   read it again: [bold]watchkeeper show {incident_id}[/bold] "
+                  f"(and [bold]watchkeeper incidents[/bold], [bold]watchkeeper audit {incident_id}[/bold])", soft_wrap=True)

@@ -7,7 +7,9 @@ report are produced the same way a live incident produces them.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +18,7 @@ from ..adapters.dynamodb_audit import DynamoDBAuditLog
 from ..adapters.dynamodb_state import DynamoDBIncidentStore
 from ..adapters.messaging import StepFunctionsStarter
 from ..models import ApprovalDecision
+from ..clock import clock_with_offset, offset_to
 from .approval_server import ApprovalServer, approval_link
 from .k8s_sim import KubernetesSimulator
 from .runtime import LocalAws
@@ -58,12 +61,18 @@ class ReplaySession:
         self._to_start: list[str] = []
         self._started: set[str] = set()
         self._sent: dict[str, tuple[str, float]] = {}     # incident -> (task token, when it was answered)
+        self._nudge_failing: dict[str, float] = {}        # incident -> since when its heartbeats fail
         self.approval_server: ApprovalServer | None = None
+        self.metrics_path = Path(tempfile.mkstemp(prefix="watchkeeper-metrics-", suffix=".jsonl")[1])
 
     def __enter__(self) -> "ReplaySession":
         url = self.kube.start()
+        # one clock: the functions run in the scenario's time, from the moment its last alert arrived (clock.py);
+        # the agent's own metrics go to a file instead of the terminal (agent_metrics.py)
+        self.clock = clock_with_offset(offset_to(self.scenario_start))
         env = {"DRY_RUN": "true" if self.options.dry_run else "false", "START_EXECUTIONS": "false",
                "SETTLE_SECONDS": "0", "WATCHKEEPER_KUBE_URL": url, "VERIFY_WAIT_SECONDS": "1",
+               "CLOCK_OFFSET_SECONDS": f"{self.clock.offset.total_seconds():.3f}", "METRICS_FILE": str(self.metrics_path),
                **self.options.extra_env}
         if self.options.approval_server:       # its URL must be in the functions' environment before start
             self.approval_server = ApprovalServer()
@@ -84,6 +93,17 @@ class ReplaySession:
         if self.aws is not None:
             self.aws.stop()
         self.kube.stop()
+        self.metrics_path.unlink(missing_ok=True)
+
+    @property
+    def scenario_start(self) -> datetime:
+        """The scenario's time when the replay begins: its `now`, or its last alert if that came later."""
+        return max([self.bundle.now, *(a.received_at for a in self.bundle.alerts)])
+
+    def agent_metrics(self) -> list[dict[str, Any]]:
+        """The metrics the functions emitted so far (EMF), one entry per metric and dimension set."""
+        from ..agent_metrics import read_emf
+        return read_emf(self.metrics_path.read_text().splitlines()) if self.metrics_path.is_file() else []
 
     def approval_link(self, approval: dict[str, Any]) -> str:
         """The approval request's link on the local approval server."""
@@ -141,7 +161,7 @@ class ReplaySession:
         assert self.aws is not None
         sfn = self.aws.client("stepfunctions")
         store = DynamoDBIncidentStore(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
-        audit = DynamoDBAuditLog(self.aws.env("AUDIT_TABLE"), self.aws.client("dynamodb"))
+        audit = DynamoDBAuditLog(self.aws.env("AUDIT_TABLE"), self.aws.client("dynamodb"), clock=self.clock)
         arns = {i: f"{self.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{i}" for i in incident_ids}
         results: dict[str, dict[str, Any]] = {}
         seen_events: dict[str, int] = {}
@@ -191,8 +211,12 @@ class ReplaySession:
             return
         try:
             sfn.send_task_heartbeat(taskToken=sent[0])
-        except Exception:  # not listening yet (the race itself), or moved on: either way, try at the next poll
-            pass           # while the execution runs (giving up here left it waiting until the replay timed out)
+        except Exception:  # the task has moved on, or (InvalidToken) it has not yet set up its callback:
+            first = self._nudge_failing.setdefault(incident_id, time.monotonic())   # try again for a while
+            if time.monotonic() - first > 10:
+                self._sent.pop(incident_id, None)
+            return
+        self._nudge_failing.pop(incident_id, None)
         self._sent[incident_id] = (sent[0], time.monotonic())
 
     def _answer(self, approval: dict[str, Any], store: Any, audit: Any, sfn: Any) -> None:
@@ -216,9 +240,12 @@ class ReplaySession:
         totals = self.ingest()
         started = self.start_incidents()
         results = self.wait(started)
+        self.results = results           # each execution's status and final state, for callers that keep them
         return {"scenario": self.bundle.name,
                 "alerts": {"received": totals["received"], "invalid": totals["invalid"], "resolved": totals["resolved"]},
                 "incidents": [incident_summary(i, results[i]) for i in started],
+                "agent_metrics": [m for m in self.agent_metrics() if "service" in m["dimensions"]
+                                  or m["name"].startswith("Alerts")],
                 "iam": self.aws.iam_report}
 
 

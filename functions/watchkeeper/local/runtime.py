@@ -330,6 +330,8 @@ class LocalAws:
         for lid, res in r.of_type("AWS::SecretsManager::Secret").items():
             gen = res["Properties"].get("GenerateSecretString", {})
             value = uuid.uuid4().hex + uuid.uuid4().hex
+            if "SecretString" in res["Properties"]:             # a secret whose document the template gives
+                value = str(r.resolve(res["Properties"]["SecretString"]))
             if gen.get("SecretStringTemplate"):
                 doc = json.loads(gen["SecretStringTemplate"])
                 doc[gen.get("GenerateStringKey", "secret")] = value

@@ -1,0 +1,1 @@
+"""The operator's view of an account from the terminal: incidents, one incident, and the doctor."""
