@@ -104,3 +104,41 @@ def test_pino_numeric_levels_make_errors_that_a_deploy_introduced():
     assert any(t.level == "error" and "checkout failed" in t.template for t in evidence.templates)
     assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-88")
     assert any("did not exist before the change" in r for r in cause.hypotheses[0].reasons)
+
+
+def test_a_dependency_out_of_disk_is_the_cause_and_the_plan_is_made_there():
+    """The writer's errors relay the database's "No space left on device"; the database's free storage fell.
+    The cause is the database's full disk (not a disk of the writer), and the plan works on the database."""
+    from watchkeeper.steps import _about_the_culprit
+
+    catalog = ServiceCatalog(services=[
+        Service(name="writer", platform="ecs", workload="writer", cluster="c", log_group="/ecs/writer",
+                depends_on=["events-db"]),
+        Service(name="events-db", platform="rds", kind="database", workload="events-db")])
+    full = END - timedelta(minutes=10)
+    logs = [LogEvent(e.at, e.message, "/ecs/writer") for e in
+            _every(END - timedelta(hours=3), END, 5, lambda t, n: f"INFO flushed {100 + n % 800} events")
+            + _every(full, END, 6, lambda t, n: 'ERROR flush failed: DiskFull: could not extend file "base/16384/24601": '
+                                                "No space left on device")]
+    rng = random.Random(1)
+    storage = MetricSeries("events-db", "AWS/RDS", "FreeStorageSpace", "Bytes",
+                           [(END - timedelta(minutes=180 - i), max(2e8, 4.2e10 - 2.3e8 * i) * (1 + rng.gauss(0, 0.002)))
+                            for i in range(180)])
+    alerts = [AlertRef(delivery_id="d1", fingerprint="cw:db-storage", source="cloudwatch-sns", status="firing",
+                       title="events-db free storage below 1 GB", received_at=END, service="events-db",
+                       category="resource", alarm_name="events-db-free-storage-low"),
+              AlertRef(delivery_id="d2", fingerprint="cw:writer-flush", source="cloudwatch-sns", status="firing",
+                       title="writer flush failures", received_at=END, service="writer", category="availability",
+                       alarm_name="writer-flush-failures")]
+    incident = Incident(id="inc-writer-1", service="writer", opened_at=END, last_alert_at=END, alerts=alerts)
+    failures = MetricSeries("writer", "App", "flush_failures", "Count",
+                            [(END - timedelta(minutes=180 - i), 0.0 if END - timedelta(minutes=180 - i) < full else 10.0)
+                             for i in range(180)])
+    evidence = EvidenceGatherer(catalog, FakeLogs(sorted(logs, key=lambda e: e.at)), FakeMetrics([storage, failures]),
+                                FakeChanges()).gather(incident)
+    cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
+
+    assert (cause.kind, cause.culprit, cause.service) == ("disk_full", None, "events-db")
+    assert cause.confidence >= 0.8
+    assert "A disk of events-db is full" in cause.summary
+    assert _about_the_culprit(incident, cause, evidence).service == "events-db"

@@ -97,6 +97,7 @@ class _Score:
     families: set[str] = field(default_factory=set)     # independent kinds of support: change, logs, metrics, ...
     close_call: bool = False                             # decided between near-equal readings of the evidence
     writes: bool = True                                   # would its runbook write? (security/unknown/dependency do not)
+    target: str | None = None                             # the service the cause is in, when not the incident's own
 
     def add(self, points: float, reason: str, items: Iterable[EvidenceItem] = (), family: str | None = None) -> None:
         self.points += points
@@ -142,7 +143,6 @@ class _View:
         self.alerts = [i for i in ev.items if i.type == "alert"]
         self.templates = [i for i in ev.items if i.type == "log_template"]
         self.metric_items = [i for i in ev.items if i.type == "metric"]
-        self.cluster = [i for i in ev.items if i.type == "cluster" and i.service == self.service]
         self.services_with_metrics = {m.service for m in ev.metrics}
         self.onset = ev.onset
 
@@ -208,7 +208,7 @@ class DeterministicAnalyzer:
         view = _View(incident, evidence, self._catalog)
         best: dict[tuple[str, str | None], _Score] = {}
         for s in self._score(view):        # the same cause reached along two paths counts once, at its best
-            key = (s.kind, s.culprit)
+            key = (s.kind, s.culprit, s.target)
             if s.points > 0 and (key not in best or s.points > best[key].points):
                 best[key] = s
         scores = list(best.values())
@@ -232,9 +232,16 @@ class DeterministicAnalyzer:
         scores += self._own_changes(v, failing_names, chains)
         for chain in chains:
             scores += self._chain_hypotheses(v, chain, failures)
-        scores.append(self._memory_leak(v))
+        for own in (self._memory_leak(v), self._disk_full(v)):
+            # errors that only relay a dependency's disk or memory trouble ("No space left on device" from the
+            # database) are evidence of that dependency's failure, not of one of our own
+            deep = max((d for d in scores if d.kind == own.kind and d.target), key=lambda d: d.points, default=None)
+            if deep is not None and own.points > 0 and own.families <= {"logs"}:
+                deep.add(0.15, f"{v.service}'s errors report it", [v.by_id[e] for e in own.evidence if e in v.by_id],
+                         "logs")
+                own.penalize(own.points, f"its errors relay {deep.target}'s trouble")
+            scores.append(own)
         scores.append(self._traffic_surge(v))
-        scores.append(self._disk_full(v))
 
         self._apply_corrections(v, scores)
         if security:   # security first: nothing that writes may beat a security triage
@@ -445,6 +452,17 @@ class DeterministicAnalyzer:
             if s.points > 0 and (new or after or named):
                 dep.penalize(min(0.5, s.points * 0.5), f"but {deepest} itself changed just before ({change.id})")
             out.append(s)
+
+        # the deepest failing service is out of disk or leaking memory by its own evidence: that is the cause,
+        # and the remedy is applied there
+        for own in (self._disk_full(v, deepest), self._memory_leak(v, deepest)):
+            if own.points < 0.5:
+                continue
+            own.add(min(dep.points, 0.5) * 0.6, f"{v.service}'s failure leads down to {deepest}: {hops}",
+                    [v.by_id[e] for e in dep.evidence[:4] if e in v.by_id], "chain")
+            dep.penalize(min(0.5, own.points * 0.5), f"but {deepest} itself is short of "
+                         f"{'disk' if own.kind == 'disk_full' else 'memory'}")
+            out.append(own)
         return out
 
     # --- changes of the incident's own service ----------------------------------------------------
@@ -495,29 +513,30 @@ class DeterministicAnalyzer:
         return out
 
     # --- memory leak, traffic surge, disk full --------------------------------------------------------
-    def _memory_leak(self, v: _View) -> _Score:
-        mem = _Score("memory_leak")
-        memory_ramps = v.moved(v.service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
+    def _memory_leak(self, v: _View, service: str | None = None) -> _Score:
+        service = service or v.service
+        mem = _Score("memory_leak", target=None if service == v.service else service)
+        memory_ramps = v.moved(service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
         if memory_ramps:
             ramp = any(m.shape == "ramp" for _, m in memory_ramps)
             mem.add(0.5 if ramp else 0.35, "memory climbs steadily" if ramp else "memory stepped up",
                     [i for i, _ in memory_ramps], "metrics")
-        oom = [c for c in v.cluster if "terminated:OOMKilled" in c.signals]
+        oom = [c for c in v.items if c.type == "cluster" and c.service == service and "terminated:OOMKilled" in c.signals]
         if oom:
             mem.add(0.5, "pods were OOMKilled and restarted", oom, "cluster")
-        restart_metrics = v.moved(v.service, _RESTARTS, shapes=("step", "ramp", "spike"))
+        restart_metrics = v.moved(service, _RESTARTS, shapes=("step", "ramp", "spike"))
         if restart_metrics and mem.points:
             mem.add(0.05, "container restarts climb", [i for i, _ in restart_metrics], "restarts")
         if mem.points:
-            mem_logs = [t for t in v.templates_of(v.service) if _MEMORY_LOG.search(_template_text(t))]
+            mem_logs = [t for t in v.templates_of(service) if _MEMORY_LOG.search(_template_text(t))]
             if mem_logs:
                 mem.add(0.15, "memory warnings in the logs", mem_logs, "logs")
-            oom_alerts = [a for a in v.alerts_of(v.service) if re.search(r"oom|memory|heap", a.detail, re.I)]
+            oom_alerts = [a for a in v.alerts_of(service) if re.search(r"oom|memory|heap", a.detail, re.I)]
             if oom_alerts:
                 mem.add(0.1, "the alerts are about memory", oom_alerts, "alerts")
             mem_onset = min((i.at for i, _ in memory_ramps if i.at), default=None)
             if mem_onset is not None:
-                recent = [c for c in v.own_changes(v.service) if c.kind == "deploy"
+                recent = [c for c in v.own_changes(service) if c.kind == "deploy"
                           and timedelta(minutes=-10) <= mem_onset - c.at <= timedelta(minutes=60)]
                 if recent:
                     mem.penalize(0.4, f"but the climb began right after {recent[-1].id}")
@@ -538,16 +557,17 @@ class DeterministicAnalyzer:
                 surge.penalize(0.15, f"but the rise began right after {changed[-1].id}")
         return surge
 
-    def _disk_full(self, v: _View) -> _Score:
+    def _disk_full(self, v: _View, service: str | None = None) -> _Score:
         """Disk full needs disk evidence: a disk metric, or a log template about a filesystem or device."""
-        disk = _Score("disk_full")
-        disk_logs = [t for t in v.templates_of(v.service) if _DISK_LOG.search(_template_text(t))]
+        service = service or v.service
+        disk = _Score("disk_full", target=None if service == v.service else service)
+        disk_logs = [t for t in v.templates_of(service) if _DISK_LOG.search(_template_text(t))]
         if disk_logs:
             disk.add(0.5, "the logs say a filesystem / device is out of space", disk_logs, "logs")
-        disk_metrics = v.moved(v.service, _DISK, shapes=("ramp", "step", "spike", "drop"))
+        disk_metrics = v.moved(service, _DISK, shapes=("ramp", "step", "spike", "drop"))
         if disk_metrics:
             disk.add(0.35, "disk usage / free space moved sharply", [i for i, _ in disk_metrics], "metrics")
-        disk_alerts = [a for a in v.alerts_of(v.service)
+        disk_alerts = [a for a in v.alerts_of(service)
                        if re.search(r"disk|storage|filesystem|volume|inode", a.detail, re.I)]
         if disk_alerts and disk.points:
             disk.add(0.15, "the alerts are about disk space", disk_alerts, "alerts")
@@ -580,7 +600,7 @@ def decide(incident: Incident, evidence: Evidence, scores: list[_Score], hypothe
                          hypotheses=hypotheses)
     confidence = _confidence(best, runner_up, evidence, incident.service)
     confidence = _remembered(best, confidence, evidence, incident.service)
-    return RootCause(kind=best.kind, culprit=best.culprit, confidence=confidence,
+    return RootCause(kind=best.kind, culprit=best.culprit, service=best.target, confidence=confidence,
                      summary=_summary(incident, best), evidence=best.evidence, hypotheses=hypotheses)
 
 
@@ -695,10 +715,10 @@ def _summary(incident: Incident, s: _Score) -> str:
     what = {
         "bad_deploy": f"The deploy {s.culprit} is the likely cause of {incident.service}'s trouble",
         "config_change": f"The configuration change {s.culprit} is the likely cause of {incident.service}'s trouble",
-        "memory_leak": f"{incident.service} is leaking memory",
+        "memory_leak": f"{s.target or incident.service} is leaking memory",
         "traffic_surge": f"{incident.service} is overloaded by a surge of traffic",
         "dependency_failure": f"{incident.service} fails because its dependency {s.culprit} is failing",
-        "disk_full": f"A disk of {incident.service} is full",
+        "disk_full": f"A disk of {s.target or incident.service} is full",
         "security_event": f"{incident.service} is under a security event: a human must triage it; nothing is "
                           "changed automatically",
     }[s.kind]
