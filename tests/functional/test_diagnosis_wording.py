@@ -142,3 +142,22 @@ def test_a_dependency_out_of_disk_is_the_cause_and_the_plan_is_made_there():
     assert cause.confidence >= 0.8
     assert "A disk of events-db is full" in cause.summary
     assert _about_the_culprit(incident, cause, evidence).service == "events-db"
+
+
+def test_available_memory_falling_for_hours_is_a_leak_and_a_neighbours_deploy_is_not_its_cause():
+    catalog = ServiceCatalog(services=[
+        Service(name="portal", platform="ec2", workload="portal-asg", log_group="/ec2/portal"),
+        Service(name="banner", platform="ec2", workload="banner-asg", depends_on=["portal"])])
+    rng = random.Random(2)
+    available = MetricSeries("portal", "CWAgent", "mem_available_percent", "Percent",
+                             [(END - timedelta(minutes=180 - i), (62 - 0.3 * i) * (1 + rng.gauss(0, 0.005)))
+                              for i in range(180)])
+    logs = _every(END - timedelta(hours=3), END, 20, lambda t, n: f"INFO served page {n}")
+    neighbour = ChangeEvent(id="deploy-banner-9", kind="deploy", service="banner", at=END - timedelta(minutes=6),
+                            revision="9", previous_revision="8")
+    incident = _incident("portal-memory-available-low", "resource")
+    evidence = EvidenceGatherer(catalog, FakeLogs(logs), FakeMetrics([available, _series("RequestCount", 900, 900)]),
+                                FakeChanges([neighbour])).gather(incident)
+    cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
+    assert (cause.kind, cause.culprit, cause.service) == ("memory_leak", None, None)
+    assert "memory climbs steadily" in cause.summary

@@ -62,6 +62,7 @@ _AUTH_METRIC = re.compile(
 _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
 _RESTARTS = re.compile(r"restart", re.I)
+_FREE = re.compile(r"free|avail", re.I)
 # log wording
 _AUTH_FAIL = re.compile(
     r"authenticat\w* (fail|reject|denied|error)|fail\w* (to )?authenticat|authenticat\w* attempt\w* (fail|reject)|"
@@ -176,6 +177,11 @@ class _View:
 
     def onset_of(self, service: str) -> datetime | None:
         return self.ev.onsets.get(service) or (self.onset if service == self.service else None)
+
+
+def _whole_window(v: "_View", m: MetricSummary) -> bool:
+    """The metric moved from the start of what was read (a steady climb or fall has no flat baseline)."""
+    return m.onset is not None and abs((m.onset - v.ev.window_start).total_seconds()) <= 600
 
 
 def _fresh(t: EvidenceItem) -> bool:
@@ -516,9 +522,13 @@ class DeterministicAnalyzer:
     def _memory_leak(self, v: _View, service: str | None = None) -> _Score:
         service = service or v.service
         mem = _Score("memory_leak", target=None if service == v.service else service)
-        memory_ramps = v.moved(service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
+        memory_ramps = [(i, m) for i, m in v.moved(service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
+                        if not _FREE.search(m.name)]
+        # free / available memory falling is the same climb seen from the other side
+        memory_ramps += [(i, m) for i, m in v.moved(service, _MEMORY, shapes=("drop",))
+                         if _FREE.search(m.name) and m.change_ratio <= 0.85]
         if memory_ramps:
-            ramp = any(m.shape == "ramp" for _, m in memory_ramps)
+            ramp = any(m.shape == "ramp" or m.shape == "drop" and _whole_window(v, m) for _, m in memory_ramps)
             mem.add(0.5 if ramp else 0.35, "memory climbs steadily" if ramp else "memory stepped up",
                     [i for i, _ in memory_ramps], "metrics")
         oom = [c for c in v.items if c.type == "cluster" and c.service == service and "terminated:OOMKilled" in c.signals]
