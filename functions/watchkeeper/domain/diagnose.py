@@ -63,6 +63,7 @@ _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
 _RESTARTS = re.compile(r"restart", re.I)
 _FREE = re.compile(r"free|avail", re.I)
+_THROTTLED = re.compile(r"throttl", re.I)
 # log wording
 _AUTH_FAIL = re.compile(
     r"authenticat\w* (fail|reject|denied|error)|fail\w* (to )?authenticat|authenticat\w* attempt\w* (fail|reject)|"
@@ -560,6 +561,10 @@ class DeterministicAnalyzer:
             strain = v.moved(v.service, _LATENCY, min_ratio=1.3) + v.moved(v.service, _CPU, min_ratio=1.3)
             if strain:
                 surge.add(0.15, "latency / CPU rose with it", [i for i, _ in strain], "saturation")
+            throttled = v.moved(v.service, _THROTTLED, shapes=("step", "ramp"), min_ratio=2.0)
+            if throttled:
+                surge.add(0.1, "requests are throttled: capacity is short of demand", [i for i, _ in throttled],
+                          "throttling")
             load_onset = min((i.at for i, _ in load if i.at), default=None)
             changed = [c for c in v.own_changes(v.service) if load_onset
                        and timedelta(minutes=-3) <= load_onset - c.at <= timedelta(minutes=30)]
