@@ -49,7 +49,7 @@ MAX_CONFIDENCE = 0.95
 _MEMORY = re.compile(r"mem|heap|rss|oom|swap", re.I)
 _REQUESTS = re.compile(r"request|\bqps\b|\brps\b|\btps\b|qps|rps|throughput|invocation|hits|calls|traffic|"
                        r"per_?min|per_?sec|connections?_?(count|rate)|networkin|sessions|"
-                       r"concurren|ingress|received|count$", re.I)
+                       r"concurren|ingress|received|count$|processed|incoming|ingest|enqueue|published|arrivals", re.I)
 _LATENCY = re.compile(r"latency|duration|p9\d|p50|response_?time|elapsed|seconds|_ms\b|millis", re.I)
 _CPU = re.compile(r"cpu", re.I)
 _ERRORS = re.compile(r"5xx|5\d\d|error|fault|fail|exception|unhealthy|timeout|reject", re.I)
@@ -61,6 +61,7 @@ _AUTH_METRIC = re.compile(
     r"(?<!thread_)(?<!threads_)(?<!thread)blocked(?!\w*thread)", re.I)
 _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
+_DISK_LEVEL = re.compile(r"used|usage|util|percent|pct|full|space|capacity|inode|free|avail", re.I)
 _RESTARTS = re.compile(r"restart", re.I)
 _FREE = re.compile(r"free|avail", re.I)
 _THROTTLED = re.compile(r"throttl", re.I)
@@ -70,7 +71,9 @@ _AUTH_FAIL = re.compile(
     r"invalid (credential|password|token|api ?key|login|user ?name|grant|client|otp|mfa|session)|"
     r"invalid_(grant|client|token)|(bad|wrong|incorrect|invalid) (user ?name or )?(credential|password|passcode|pin)|"
     r"(username|user name|login|email) or password (is )?(incorrect|invalid|wrong)|"
-    r"unauthori[sz]ed|\b401\b|forbidden|\b403\b|access denied|"
+    r"unauthori[sz]ed|forbidden|access denied|"
+    r"(http|status|code|returned|response|responded|got|error)\W{0,3}(code\W{0,3})?40[13]\b|"   # a status, not an id
+    r"HTTP/\d(\.\d)?\"?\s+40[13]\b|\b40[13] (unauthori|forbidden)|"
     r"(?<![:\]] )permission denied(?!:\s*['\"]?/)|"      # not a file's permissions ("open /x: permission denied")
     r"too many (failed )?(login|sign-?in|auth)|brute|blocked by (the )?waf|waf block|"
     r"(login|log-in|sign-?in|logon) (attempt )?(fail|reject|denied|error)|(failed|unsuccessful|rejected) "
@@ -579,7 +582,9 @@ class DeterministicAnalyzer:
         disk_logs = [t for t in v.templates_of(service) if _DISK_LOG.search(_template_text(t))]
         if disk_logs:
             disk.add(0.5, "the logs say a filesystem / device is out of space", disk_logs, "logs")
-        disk_metrics = v.moved(service, _DISK, shapes=("ramp", "step", "spike", "drop"))
+        # how full a disk is: usage climbing or free space falling (not its I/O, queue or throughput)
+        disk_metrics = [(i, m) for i, m in v.moved(service, _DISK, shapes=("ramp", "step", "spike", "drop"))
+                        if _DISK_LEVEL.search(m.name) and (m.shape == "drop") == bool(_FREE.search(m.name))]
         if disk_metrics:
             disk.add(0.35, "disk usage / free space moved sharply", [i for i, _ in disk_metrics], "metrics")
         disk_alerts = [a for a in v.alerts_of(service)
@@ -600,7 +605,11 @@ class DeterministicAnalyzer:
 
 
 _NOT_LOAD = re.compile(f"{_AUTH_METRIC.pattern}|{_CLIENT_ERRORS.pattern}|{_ERRORS.pattern}|{_LATENCY.pattern}|"
-                       r"cpu|mem|disk|connection_?errors|queue|backlog|lag|age", re.I)
+                       r"cpu|mem|disk|connection_?errors|queue|backlog|(?<!f)lag(?![a-z])|"
+                       r"oldest|age_?of|iterator_?age|(?<![a-z])age(?![a-z])|"        # the age of a message, not "messages"
+                       r"thread|goroutine|\bpods?\b|pod_|replica|hosts?\b|host_?count|instances?\b|instance_?count|"
+                       r"tasks?_?count|running_?tasks?|process(es|_?count)\b|open_?files|file_?descriptors|\bfds?\b|"
+                       r"\bgc\b|gc_|heap", re.I)
 
 
 # --- the decision ---------------------------------------------------------------------------------
