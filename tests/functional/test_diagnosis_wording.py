@@ -161,3 +161,15 @@ def test_available_memory_falling_for_hours_is_a_leak_and_a_neighbours_deploy_is
     cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
     assert (cause.kind, cause.culprit, cause.service) == ("memory_leak", None, None)
     assert "memory climbs steadily" in cause.summary
+
+
+def test_a_number_401_in_an_error_is_not_an_auth_failure_and_disk_io_is_not_a_full_disk():
+    deploy = ONSET - timedelta(minutes=2)
+    logs = _every(END - timedelta(hours=3), END, 10, lambda t, n: f"INFO order {n} shipped")
+    logs += _every(ONSET, END, 5, lambda t, n: f"ERROR failed to price order 401: KeyError 'tier' (batch 403, {n})")
+    change = ChangeEvent(id="deploy-portal-90", kind="deploy", service="portal", at=deploy, revision="90",
+                         previous_revision="89")
+    metrics = [_series("errors_5xx", 0.5, 20), _series("VolumeReadOps", 300, 2900), _series("VolumeQueueLength", 1, 9)]
+    _, cause = _diagnose(logs, metrics, [change], _incident("portal-5xx", "availability"))
+    assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-90")
+    assert not [h for h in cause.hypotheses if h.kind in ("security_event", "disk_full")]
