@@ -305,8 +305,10 @@ class DeterministicAnalyzer:
         if sec.points and len(sec.families) >= 2:
             sec.add(0.1, "independent security signals agree")
         load = v.moved(v.service, _REQUESTS, min_ratio=1.5, exclude=_NOT_LOAD)
-        if sec.points and load:
-            sec.add(0.0, "request volume rose with it: hostile traffic, not demand", [i for i, _ in load])
+        if sec.points >= 0.4 and load:     # what an attack looks like from outside: one more kind of support
+            sec.add(0.05, "request volume rose with it: hostile traffic, not demand", [i for i, _ in load], "traffic")
+        elif sec.points and load:
+            sec.add(0.0, "request volume rose with it", [i for i, _ in load])
         return sec
 
     # --- the dependency chain ------------------------------------------------------------------
