@@ -2295,7 +2295,7 @@ def events_db_storage_down_the_chain():
     write({"name": "events-db-storage-down-the-chain", "description": "events-db runs out of storage; the writer's flushes fail with DiskFull. The disk to free is the database's.",
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": [], "metrics": metrics,
-           "expected": {"incidents": [{"service": "events-db", "alerts": 2, "category": "resource",
+           "expected": {"incidents": [{"service": "event-writer", "alerts": 2, "category": "resource",
                                        "root_cause": "disk_full", "culprit": None, "remediation": "free_disk_space",
                                        "forbidden": ["scale_service", "rollback_deployment"]}]}},
           {"ew.log": ("/ecs/analytics/event-writer", ew)})
