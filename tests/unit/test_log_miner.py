@@ -235,6 +235,8 @@ SHAPE_LINES = [
     "block blk_-1608999687919862906 of 3 replicas",
     "AppleThunderboltNHIType2::waitForOk2Go2Sx - retries = 3",
     "AppleThunderboltNHIType9::waitForOk2Go2Sx - retries = 7",
+    "Échec: mot de passe refusé pour josé depuis 10.0.0.1 port 22 ssh2",     # multi-byte characters before kept digits
+    "Échec: mot de passe refusé pour josé depuis 10.9.8.7 port 2222 ssh2",
 ]
 
 
@@ -336,3 +338,17 @@ def test_parse_pino_numeric_levels():
     assert parse_line('{"level":30,"time":1700000000000,"msg":"ok"}').level == "INFO"
     assert parse_line('{"level":40,"msg":"slow"}').level == "WARN"
     assert parse_line("level=50 msg=x").level == "50"      # text: a number is not read as a level
+
+
+@pytest.mark.parametrize("line, status", [
+    ('10.1.1.1 - - [21/Mar/2026:02:14:00 +0000] "POST /signin HTTP/1.1" 401 512 "-" "curl/8"', 401),
+    ('{"level":30,"msg":"request completed","res":{"statusCode":403}}', 403),
+    ('lvl=info msg="handled request" method=GET route=/x code=503 took=3ms', 503),
+    ("2026-01-01 10:00:00.123  INFO 1 --- [exec-1] o.a.c.c.AccessLog : GET /claims/x -> 500 in 12 ms", 500),
+    ('{"severity":"INFO","message":"request finished","status_code":200}', 200),
+    ("order 401 shipped to 10.0.0.1", None),
+])
+def test_http_status_of_access_log_lines(line, status):
+    from watchkeeper.domain.logs.parse import http_status
+
+    assert http_status(parse_line(line)) == status
