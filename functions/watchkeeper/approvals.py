@@ -75,6 +75,8 @@ class ApprovalNotice:
                 lines.append(f"  undo: {a['undo']}")
             if a.get("api_call"):
                 lines.append(f"  dry run: {a['api_call']}")
+            if (a.get("pin") or {}).get("summary"):
+                lines.append(f"  pinned: {a['pin']['summary']} (before-state {a['pin'].get('fingerprint', '')})")
         lines.append(f"Decide by {self.expires_at:%Y-%m-%d %H:%M} UTC. "
                      + (s.get("if_nobody_decides") or "If nobody decides, on-call is paged and nothing is changed."))
         if s.get("report_url"):
@@ -450,6 +452,8 @@ def preview_actions(executor: Any, actions: list[Action]) -> list[dict[str, Any]
             result = executor.execute(action, dry_run=True)
             entry.update(api_call=result.api_call, diff=result.diff,
                          before=getattr(result, "before", {}) or {}, after=getattr(result, "after", {}) or {})
+            if getattr(result, "pin", None) is not None and result.status == "planned":   # what Execute writes
+                entry["pin"] = result.pin.model_dump(mode="json")
             if result.error:
                 entry["preview_error"] = result.error
         except Exception as exc:  # the request must still go out; the page says the preview is missing

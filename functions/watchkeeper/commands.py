@@ -191,13 +191,19 @@ def logs_cluster(file: str, jsonl: bool = typer.Option(False, "--jsonl", help="o
 def runbooks_validate(directory: Optional[Path] = typer.Argument(None),
                       guardrails: Optional[Path] = typer.Option(None, help="also validate a guardrails JSON/YAML "
                                                                            "document (the cdk.json `guardrails` block)")) -> None:
-    """Validate every runbook; errors name the file, line and field."""
-    from .domain.runbooks import RunbookError, default_dir, load_runbooks
+    """Validate every runbook; errors name the file, line and field. A write step on a platform the
+    runbook is for but no executor supports (the capability table) is an error too."""
+    from .domain.runbooks import PLATFORMS, RunbookError, coverage, default_dir, load_runbooks, unsupported_steps
 
     try:
         books = load_runbooks(directory or default_dir())
     except RunbookError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    problems = [p for b in books for p in unsupported_steps(b)]
+    if problems:
+        for p in problems:
+            err.print(f"[red]{p}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if guardrails is not None:
         import yaml
@@ -212,7 +218,13 @@ def runbooks_validate(directory: Optional[Path] = typer.Argument(None),
         if unknown:
             err.print(f"[red]{guardrails}: runbook_autonomy names unknown runbooks: {sorted(unknown)}[/red]")
             raise typer.Exit(1)
-    Console().print(f"[green]{len(books)} runbooks valid[/green]")
+    console = Console()
+    console.print(f"[green]{len(books)} runbooks valid[/green]")
+    for b in books:                 # what pages instead of writing, from the capability table
+        for action, where in coverage(b).items():
+            if set(where) != set(PLATFORMS):
+                console.print(f"  {b.name}: {action} runs on {', '.join(where) or 'no platform'}; "
+                              "elsewhere the incident is paged", highlight=False, soft_wrap=True)
 
 
 @runbooks_app.command("list")
@@ -240,32 +252,36 @@ def runbooks_list(directory: Optional[Path] = typer.Argument(None),
 
 
 @killswitch_app.command("on")
-def killswitch_on(parameter: Optional[str] = typer.Option(None, help="the SSM parameter (default: "
-                                                                     "$KILL_SWITCH_PARAMETER, else the local switch)")) -> None:
+def killswitch_on(parameter: Optional[str] = typer.Option(None, help="the account's SSM parameter (default: "
+                                                                     "$KILL_SWITCH_PARAMETER; without one only the "
+                                                                     "local switch changes)")) -> None:
     """Stop every write at once: executions still diagnose and page, but nothing is changed."""
-    where = _set_kill_switch(True, parameter)
-    Console().print(f"[bold red]kill switch ON[/bold red] ({where}): every write is blocked")
+    _set_kill_switch(True, parameter)
 
 
 @killswitch_app.command("off")
-def killswitch_off(parameter: Optional[str] = typer.Option(None, help="the SSM parameter (default: "
-                                                                      "$KILL_SWITCH_PARAMETER, else the local switch)")) -> None:
+def killswitch_off(parameter: Optional[str] = typer.Option(None, help="the account's SSM parameter (default: "
+                                                                      "$KILL_SWITCH_PARAMETER; without one only the "
+                                                                      "local switch changes)")) -> None:
     """Let writes through the guardrails again."""
-    where = _set_kill_switch(False, parameter)
-    Console().print(f"[green]kill switch off[/green] ({where})")
+    _set_kill_switch(False, parameter)
 
 
 @killswitch_app.command("status")
 def killswitch_status(parameter: Optional[str] = typer.Option(None)) -> None:
     """Print whether the kill switch is on (exit status 0 either way)."""
     name = parameter or os.environ.get("KILL_SWITCH_PARAMETER")
+    console = Console()
     if name:
         from .adapters.messaging import SsmSettings
-        on = SsmSettings(None, name, _ssm_client()).kill_switch_on()
-        where = f"SSM parameter {name}"
-    else:
-        on, where = _local_kill_switch(), f"local switch {LOCAL_STATE / 'kill-switch'}"
-    Console().print(f"kill switch {'[bold red]ON[/bold red]' if on else '[green]off[/green]'} ({where})")
+        on, why = SsmSettings(None, name, _ssm_client()).kill_switch_state()
+        console.print(f"kill switch {'[bold red]ON[/bold red]' if on else '[green]off[/green]'} in the account "
+                      f"{_account()} (SSM parameter {name}): {why}", highlight=False, soft_wrap=True)
+        return
+    on = _local_kill_switch()
+    console.print(f"local kill switch {'[bold red]ON[/bold red]' if on else '[green]off[/green]'} "
+                  f"({LOCAL_STATE / 'kill-switch'}; read by `watchkeeper replay` and the demo). No AWS account was "
+                  "asked: pass --parameter or set KILL_SWITCH_PARAMETER.", highlight=False, soft_wrap=True)
 
 
 def _ssm_client():
@@ -273,20 +289,47 @@ def _ssm_client():
     return default_session().client("ssm")
 
 
-def _set_kill_switch(on: bool, parameter: Optional[str]) -> str:
+def _account() -> str:
+    """The account and region the SSM client talks to, for the message (best effort)."""
+    try:
+        from .composition import default_session
+        session = default_session()
+        ident = session.client("sts").get_caller_identity()["Account"]
+        return f"{ident} ({session.region_name})"
+    except Exception:  # noqa: BLE001 - only decorates a message
+        return "(account unknown)"
+
+
+def _set_kill_switch(on: bool, parameter: Optional[str]) -> None:
+    """Say plainly which switch changed: the account's SSM parameter (read back), or only the local file."""
     name = parameter or os.environ.get("KILL_SWITCH_PARAMETER")
+    console = Console()
+    word = "[bold red]ON[/bold red]" if on else "[green]off[/green]"
     if name:
         from botocore.exceptions import BotoCoreError, ClientError
+
+        from .adapters.messaging import SsmSettings
         try:
             _ssm_client().put_parameter(Name=name, Value="on" if on else "off", Type="String", Overwrite=True)
         except (ClientError, BotoCoreError) as exc:
-            err.print(f"[red]could not set {name}: {exc}[/red]")
+            err.print(f"[red]the account's kill switch was NOT changed: could not set {name}: {exc}[/red]",
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(1)
-        return f"SSM parameter {name}"
+        now_on, why = SsmSettings(None, name, _ssm_client()).kill_switch_state()
+        if now_on != on:
+            err.print(f"[red]{name} was written but reads back {'on' if now_on else 'off'} ({why})[/red]")
+            raise typer.Exit(1)
+        console.print(f"kill switch {word} in the account {_account()}: SSM parameter {name} now says "
+                      f"{'on' if on else 'off'}; " + ("every Watchkeeper write there is stopped before its next call."
+                                                      if on else "writes pass the guardrails again."),
+                      highlight=False, soft_wrap=True)
+        return
     path = LOCAL_STATE / "kill-switch"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("on\n" if on else "off\n")
-    return f"local switch {path}; `replay` reads it"
+    console.print(f"LOCAL kill switch {word} ({path}): only `watchkeeper replay` and the demo on this machine read it. "
+                  "No AWS account was changed — pass --parameter NAME or set KILL_SWITCH_PARAMETER to stop writes "
+                  "in an account.", highlight=False, soft_wrap=True)
 
 
 def _local_kill_switch() -> bool:

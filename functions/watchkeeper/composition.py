@@ -169,7 +169,8 @@ class Container:
         return PlatformExecutors(
             {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
-            config=ConfigExecutor(lookup, ssm=self.client("ssm")), disk=DiskCleanupExecutor(self.client("ssm")))
+            config=ConfigExecutor(lookup, ssm=self.client("ssm"), appconfig=self.client("appconfig")),
+            disk=DiskCleanupExecutor(self.client("ssm")))
 
     def kubernetes_for(self, cluster: str):
         from .adapters.kubernetes_actions import KubernetesActions
@@ -204,7 +205,7 @@ class Container:
     def steps(self) -> Steps:
         from .adapters.cloudwatch import CloudWatchAlarms, CloudWatchLogSource, CloudWatchMetricSource
         from .adapters.cluster_state import KubernetesClusterState
-        from .adapters.dynamodb_rate_limits import DynamoDBRateLimits
+        from .adapters.dynamodb_rate_limits import DynamoDBRateLimits, DynamoDBWriteLedger
         from .adapters.dynamodb_templates import DynamoDBTemplateStates
         from .adapters.messaging import S3ReportStore, SnsPager
         from .domain import runbooks as runbook_engine
@@ -242,6 +243,7 @@ class Container:
             verify_wait_seconds=self.cfg.verify_wait_seconds, verify_max_attempts=self.cfg.verify_max_attempts,
             guardrails=self.guardrails(),
             rate_limits=DynamoDBRateLimits(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
+            ledger=DynamoDBWriteLedger(self.cfg.state_table, dynamodb) if self.cfg.state_table else None,
             clock=self.clock,
             links=ConsoleLinks(region=self.session.region_name or "", account_id=self.cfg.account_id,
                                dashboard=self.cfg.dashboard_name),

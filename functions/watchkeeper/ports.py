@@ -5,13 +5,13 @@ boto3, the kubernetes client or Bedrock, and the composition root wires them tog
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from .models import (
-    Action, ActionResult, AuditRecord, ChangeEvent, Evidence, Incident, QuarantinedAlert,
+    Action, ActionResult, AuditRecord, ChangeEvent, Evidence, Incident, Pin, QuarantinedAlert,
     RootCause, ServiceCatalog,
 )
 
@@ -22,6 +22,11 @@ class WatchkeeperError(Exception):
 
 class TransientError(WatchkeeperError):
     """Worth retrying: throttling, timeouts, 5xx. The state machine retries it by name."""
+
+
+class OutcomeUnknown(TransientError):
+    """A write met a timeout, a 5xx or a broken connection: it may or may not have happened.
+    The write path reads the live state back (and records what it found) before anything else."""
 
 
 class ConflictError(WatchkeeperError):
@@ -169,9 +174,19 @@ class ApprovalStore(Protocol):
 
 
 class ActionExecutor(Protocol):
-    """Carries out one runbook action on its platform; dry-run returns the call and the diff."""
+    """Carries out one runbook action on its platform.
 
-    def execute(self, action: Action, *, dry_run: bool) -> ActionResult: ...
+    A dry run computes the exact write from live state and evidence (`result.pin`: target and
+    the before-state it assumes) and writes nothing. A real run writes exactly `pin.target`
+    (computing the pin first when none is given); `guard` is asked before each step of a
+    multi-step write (each pod of a restart). `observe` reads the live state in the pin's
+    terms, for the drift check and for reconciling an unknown outcome; `inverse` is the pin
+    that puts the before-state back (None when it cannot be)."""
+
+    def execute(self, action: Action, *, dry_run: bool, pin: Pin | None = None,
+                guard: Callable[[], str | None] | None = None) -> ActionResult: ...
+    def observe(self, action: Action, pin: Pin) -> dict[str, Any]: ...
+    def inverse(self, action: Action, pin: Pin) -> tuple[Pin | None, str]: ...
 
 
 class AlarmState(Protocol):
@@ -179,4 +194,19 @@ class AlarmState(Protocol):
 
 
 class SettingsStore(Protocol):
-    def kill_switch_on(self) -> bool: ...
+    def kill_switch_on(self) -> bool:
+        """True unless the switch says exactly `off`: missing or unreadable blocks every write."""
+        ...
+
+
+class WriteLedger(Protocol):
+    """Each write's idempotency record (execution + action): intent, then outcome.
+
+    A retried step reads the recorded outcome instead of writing again; an intent without an
+    outcome is an unknown outcome, reconciled from the live state. DynamoDB items on the
+    state table (`WRITE#<execution>`), beside the rate limits and the write lock."""
+
+    def get(self, execution: str, key: str) -> dict[str, Any] | None: ...
+    def begin(self, execution: str, key: str, pin: dict[str, Any], now: datetime) -> int: ...
+    def finish(self, execution: str, key: str, status: str, result: dict[str, Any]) -> None: ...
+    def entries(self, execution: str) -> list[dict[str, Any]]: ...

@@ -23,13 +23,30 @@ from .domain.classify import incident_category, severity
 from .domain.diagnose import DeterministicAnalyzer
 from .domain.evidence import EvidenceGatherer
 from .domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, Verdict, check
+from .domain.pinning import drift, outcome
 from .domain.redact import redact, redact_model, redact_value
 from .domain.report import ConsoleLinks, IncidentReport, render_html, render_markdown
 from .models import (
     Action, ActionResult, ApprovalDecision, ApproverDecision, Escalation, Evidence, ExecutionResult, Incident,
-    PastIncident, RemediationPlan, ReportRef, RootCause, ServiceCatalog, Verification,
+    PastIncident, Pin, RemediationPlan, ReportRef, RootCause, ServiceCatalog, Verification,
 )
-from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, Pager, ReportStore
+from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, OutcomeUnknown, Pager, ReportStore, TransientError
+
+# outcomes a retried step reads back instead of writing again
+FINAL_STATUSES = frozenset({"executed", "failed", "blocked", "skipped", "reverted"})
+# a write that keeps ending in transient errors is given up (and the plan's earlier writes put back)
+MAX_WRITE_ATTEMPTS = 3
+
+
+@dataclass
+class _Run:
+    """One Execute invocation's running state."""
+
+    lock_ttl: int
+    results: list[ActionResult] = field(default_factory=list)
+    stopped: str | None = None           # why the writes after a refusal or failure do not run
+    lock_held: bool = False
+    pods_restarted: int = 0
 
 
 @dataclass
@@ -62,6 +79,12 @@ class Steps:
     clock: Any = None                           # () -> aware datetime; tests pin it
     links: ConsoleLinks | None = None           # console links in the report (region, account, dashboard)
     memory: Any = None                          # IncidentMemory (MEMORY# items on the state table); None: no memory
+    ledger: Any = None                          # WriteLedger (DynamoDB on the state table); None: in this process only
+
+    def __post_init__(self) -> None:
+        if self.ledger is None:
+            from .adapters.dynamodb_rate_limits import InProcessWriteLedger
+            self.ledger = InProcessWriteLedger()
 
     def policy_for(self, service: str) -> GuardrailPolicy:
         return self.guardrails.for_service(service) if self.guardrails is not None else self.policy
@@ -111,14 +134,17 @@ class Steps:
         policy = self.policy_for(incident.service)
         facts = runbook_engine.facts_of(cause, incident, evidence)
         book = runbook_engine.select(self.runbooks, cause, incident, service, facts)
-        plan = runbook_engine.plan(book, cause, incident, service, dry_run=self.dry_run, policy=policy, facts=facts)
+        plan = runbook_engine.plan(book, cause, incident, service, dry_run=self.dry_run, policy=policy, facts=facts,
+                                   catalog=self.catalog)
         self.audit.append(incident.id, "Plan remediation", "step",
                           f"runbook {plan.runbook or 'none'}"
                           + (f" (decision {plan.decided_by})" if plan.decided_by else "") + ": "
                           + ", ".join(a.type for a in plan.actions)
                           + f" -> {plan.decision} (autonomy {plan.autonomy}{', dry run' if plan.dry_run else ''})",
                           {"facts": {"recent_deploy": facts.recent_deploy, "error_spike": facts.error_spike,
-                                     "culprit_is_deploy": facts.culprit_is_deploy}})
+                                     "culprit_is_deploy": facts.culprit_is_deploy,
+                                     "checked_confidence": facts.confidence, "supported": facts.supported,
+                                     "doubt": facts.doubt}})
         return plan
 
     # --- Preview actions ---------------------------------------------------------------
@@ -131,7 +157,10 @@ class Steps:
         actions = preview_actions(self.executor, writes)
         self.audit.append(incident.id, "Preview actions", "step",
                           f"dry run of {len(actions)} proposed write(s): "
-                          + ", ".join(a.get("api_call") or a["type"] for a in actions))
+                          + ", ".join(a.get("api_call") or a["type"] for a in actions),
+                          {"pins": {a["id"]: {"summary": (a.get("pin") or {}).get("summary"),
+                                              "fingerprint": (a.get("pin") or {}).get("fingerprint")}
+                                    for a in actions}})
         return {"actions": actions}
 
     # --- Wait for approval ------------------------------------------------------------
@@ -188,106 +217,38 @@ class Steps:
             logging.getLogger(__name__).warning("could not update the approval thread of %s: %s", incident_id, exc)
 
     # --- Execute actions --------------------------------------------------------------
-    def execute(self, incident: Incident, plan: RemediationPlan, approval: ApprovalDecision | None) -> ExecutionResult:
-        """Every write through the kill switch, the approval, the guardrails and the shared limits, in that
-        order; a refused write is audited with the guardrail's name and stops the writes after it."""
+    def execute(self, incident: Incident, plan: RemediationPlan, approval: ApprovalDecision | None,
+                preview: list[dict[str, Any]] | None = None) -> ExecutionResult:
+        """Every write exactly once, exactly as approved.
+
+        Each write has an idempotency record (execution + action): a retried step reads the
+        recorded outcome instead of writing again, and an intent without an outcome (a
+        timeout mid-call, a crash) is reconciled from the live state first. Before a write:
+        the kill switch (re-read, fail closed), the approval, the pinned target the approvers
+        saw and its before-state fingerprint (`state_drifted`), the guardrails, the shared
+        limits; a write-ahead `intent` record, then the write, then its `outcome`. When a
+        write fails or is refused, the writes already done in this plan are put back."""
         policy = self.policy_for(incident.service)
         dry_run = self.dry_run or plan.dry_run or policy.dry_run
         approved = bool(approval and approval.approved)
-        results: list[ActionResult] = []
-        stopped: str | None = None            # why the writes after a refusal or failure do not run
-        restarts = 0
-        lock_held = False
-        lock_ttl = int(plan.verify.get("within_minutes", 10)) * 60 + 900
-
-        def refuse(action: Action, verdict: Verdict) -> None:
-            self.audit.append(incident.id, "Execute actions", "decision",
-                              f"{action.type} on {action.target} refused by {verdict.guardrail}: {verdict.reason}",
-                              {"guardrail": verdict.guardrail, "reason": verdict.reason, "action": action.id})
-            results.append(_result(action, "blocked", blocked_by=verdict.guardrail, error=verdict.reason))
-
+        pins = self._approved_pins(incident, preview) if approved and not dry_run else {}
+        run = _Run(lock_ttl=int(plan.verify.get("within_minutes", 10)) * 60 + 900)
         for action in plan.actions:
             if action.type == "page_human":
                 continue
-            if not action.is_write:               # reads (capture diagnostics) run unless the writes stopped
-                if stopped:
-                    results.append(_result(action, "skipped", error=f"not run: {stopped}"))
-                    continue
-                result = self.executor.execute(action, dry_run=dry_run)
-                results.append(result)
-                self.audit.append(incident.id, "Execute actions", "step", f"{action.type} on {action.target}: "
-                                  f"{result.status}" + (f" ({result.error})" if result.error else ""),
-                                  {"api_call": result.api_call})
+            if not action.is_write:
+                run.results.append(self._read_action(incident, action, run, dry_run))
                 continue
-            now = self._now()
-            if self.kill_switch.kill_switch_on():     # re-read before every write: it stops them at once
-                refuse(action, Verdict(False, "kill_switch", "the kill switch is on: every write is stopped"))
-                stopped = stopped or "the kill switch is on"
-                continue
-            if stopped:
-                results.append(_result(action, "skipped", error=f"not run: {stopped}"))
-                continue
-            if action.requires_approval and not approved:
-                results.append(_result(action, "blocked", blocked_by="approval", error="not approved"))
-                continue
-            counted = self._count(incident.service, "restart_pods", now) if action.type == "restart_pods" else 0
-            ctx = GuardrailContext(now=now, restarts_last_hour=max(restarts, counted))
-            verdict = check(action, policy, ctx)
-            preview = None
-            if verdict.allowed and action.type in ("scale_service", "restart_pods"):
-                preview = self.executor.execute(action, dry_run=True)   # the exact change, for the limits on it
-                ctx.current_replicas, ctx.target_replicas = _replicas(preview)
-                ctx.pods_affected = _pods(preview)
-                verdict = check(action, policy, ctx)
-            if not verdict.allowed:
-                refuse(action, verdict)
-                stopped = f"{action.type} was refused by {verdict.guardrail}"
-                continue
-            if dry_run:
-                result = preview if preview is not None else self.executor.execute(action, dry_run=True)
-                results.append(result)
-                self.audit.append(incident.id, "Execute actions", "step",
-                                  f"{action.type} on {action.target}: {result.status} (dry run)"
-                                  + (f" ({result.error})" if result.error else ""),
-                                  {"api_call": result.api_call, "diff": result.diff, "before": result.before})
-                continue
-            if preview is not None and preview.status == "failed":
-                results.append(preview.model_copy(update={"error": f"pre-flight: {preview.error}"}))
-                stopped = f"{action.type} failed"
-                continue
-            if self.rate_limits is not None:
-                if policy.one_write_in_flight and not lock_held:
-                    if not self.rate_limits.acquire_write_lock(incident.service, incident.id, lock_ttl, now):
-                        refuse(action, Verdict(False, "one_write_in_flight",
-                                               f"another incident's write on {incident.service} has not finished"))
-                        stopped = f"{action.type} was refused by one_write_in_flight"
-                        continue
-                    lock_held = True
-                if action.type == "restart_pods" and not self.rate_limits.reserve(
-                        incident.service, "restart_pods", policy.max_restarts_per_hour, 3600, incident.id, now):
-                    refuse(action, Verdict(False, "restart_rate_limit",
-                                           f"{policy.max_restarts_per_hour} restarts of {incident.service} in the last "
-                                           f"hour already (limit {policy.max_restarts_per_hour})"))
-                    stopped = f"{action.type} was refused by restart_rate_limit"
-                    continue
-            self.audit.append(incident.id, "Execute actions", "intent",
-                              f"about to {action.type} on {action.target}",
-                              {"action": action.model_dump(mode="json"),
-                               "approved_by": approval.decided_by if approval else None,
-                               "preview": {"api_call": preview.api_call, "diff": preview.diff} if preview else None})
-            result = self.executor.execute(action, dry_run=False)
-            results.append(result)
-            if action.type == "restart_pods" and result.status == "executed":
-                restarts += 1
-            self.audit.append(incident.id, "Execute actions", "outcome",
-                              f"{action.type} on {action.target}: {result.status}"
-                              + (f" ({result.error})" if result.error else ""),
-                              {"api_call": result.api_call, "diff": result.diff, "before": result.before,
-                               "after": result.after})
-            if result.status == "failed":
-                stopped = f"{action.type} failed"
-        write_ids = {a.id for a in plan.actions if a.is_write}
-        writes = [r for r in results if r.action_id in write_ids]
+            result = self._write(incident, action, policy, approval, pins.get(action.id), run, dry_run)
+            run.results.append(result)
+            if result.status in ("blocked", "failed") and not run.stopped:
+                run.stopped = (f"{action.type} was refused by {result.blocked_by}" if result.blocked_by
+                               else f"{action.type} failed")
+        writes = [r for r in run.results if r.action_id in {a.id for a in plan.actions if a.is_write}]
+        reverted: list[ActionResult] = []
+        if run.stopped and not dry_run:
+            reverted = self._put_back(incident, plan, writes, "Execute actions",
+                                      f"a later write did not complete ({run.stopped})")
         if any(r.status == "blocked" for r in writes):
             status = "blocked"
         elif any(r.status == "failed" for r in writes):
@@ -296,9 +257,291 @@ class Steps:
             status = "planned"
         else:
             status = "executed"
-        if lock_held and status != "executed":
+        if status != "executed" and self.rate_limits is not None and not dry_run:
             self.rate_limits.release_write_lock(incident.service, incident.id)
-        return ExecutionResult(status=status, results=results)
+        return ExecutionResult(status=status, results=run.results, reverted=reverted)
+
+    def _read_action(self, incident: Incident, action: Action, run: "_Run", dry_run: bool) -> ActionResult:
+        """Reads (capture diagnostics) run unless the writes stopped, where the platform can."""
+        if run.stopped:
+            return _result(action, "skipped", error=f"not run: {run.stopped}")
+        ok, why = runbook_engine.capability(action.type, runbook_engine.platform_of(action.target))
+        if not ok:
+            return _result(action, "skipped", error=why)
+        result = self.executor.execute(action, dry_run=dry_run)
+        self.audit.append(incident.id, "Execute actions", "step", f"{action.type} on {action.target}: "
+                          f"{result.status}" + (f" ({result.error})" if result.error else ""),
+                          {"api_call": result.api_call})
+        return result
+
+    def _write(self, incident: Incident, action: Action, policy: GuardrailPolicy, approval: ApprovalDecision | None,
+               approved_pin: Pin | None, run: "_Run", dry_run: bool) -> ActionResult:
+        key = action.id
+        pin: Pin | None = None
+        resuming = False
+        if not dry_run:
+            entry = self.ledger.get(incident.id, key)
+            if entry and entry["status"] in FINAL_STATUSES and entry.get("result"):
+                return ActionResult.model_validate(entry["result"])        # done before: never again
+            if entry and entry.get("pin"):                                 # intent, outcome unknown
+                pin = Pin.model_validate(entry["pin"])
+                done = self._reconcile(incident, "Execute actions", action, pin, key)
+                if done is not None:
+                    return done
+                resuming = True
+        if run.stopped:
+            return self._final(incident, key, _result(action, "skipped", error=f"not run: {run.stopped}"), dry_run)
+        now = self._now()
+        switched = self._kill_switch()
+        if switched:
+            return self._refuse(incident, key, action, Verdict(False, "kill_switch", switched), dry_run)
+        if action.requires_approval and not (approval and approval.approved):
+            return self._final(incident, key, _result(action, "blocked", blocked_by="approval", error="not approved"),
+                               dry_run)
+        ok, why = runbook_engine.capability(action.type, runbook_engine.platform_of(action.target),
+                                            action.params.get("change"))
+        if not ok:
+            return self._refuse(incident, key, action, Verdict(False, "capability", why), dry_run)
+        if pin is None and action.requires_approval and not dry_run:
+            if approved_pin is None:
+                return self._refuse(incident, key, action, Verdict(
+                    False, "not_pinned", "the approval request did not pin this write's exact target (its dry run "
+                                         "failed), so nothing specific was approved"), dry_run)
+            pin = approved_pin
+        preview: ActionResult | None = None
+        if pin is None:                                     # autonomous (or dry run): pin the exact write now
+            preview = self.executor.execute(action, dry_run=True)
+            if preview.status == "failed" or preview.pin is None:
+                if dry_run:     # the plan stands; its exact call could not be computed here, and the result says why
+                    result = preview.model_copy(update={"status": "planned"})
+                    self.audit.append(incident.id, "Execute actions", "step",
+                                      f"{action.type} on {action.target}: planned (dry run); no exact target: "
+                                      f"{preview.error}", {"api_call": preview.api_call})
+                    return result
+                return self._final(incident, key, preview.model_copy(update={
+                    "status": "failed", "error": f"pre-flight: {preview.error or 'no exact target'}"}), dry_run)
+            pin = preview.pin
+        elif not resuming:                                  # approved: the live state must still be what they saw
+            changed = drift(pin, self.executor.observe(action, pin))
+            if changed:
+                return self._refuse(incident, key, action, Verdict(
+                    False, "state_drifted", "the live state changed since it was approved: " + "; ".join(changed)
+                    + " — nothing was written"), dry_run, pin=pin)
+        verdict = check(action, policy, self._context(incident, action, pin, key, now, run))
+        if not verdict.allowed:
+            return self._refuse(incident, key, action, verdict, dry_run, pin=pin)
+        if dry_run:
+            result = preview or self.executor.execute(action, dry_run=True, pin=pin)
+            self.audit.append(incident.id, "Execute actions", "step",
+                              f"{action.type} on {action.target}: {result.status} (dry run)"
+                              + (f" ({result.error})" if result.error else ""),
+                              {"api_call": result.api_call, "diff": result.diff, "before": result.before})
+            return result
+        refused = self._take_limits(incident, action, pin, key, policy, now, run)
+        if refused is not None:
+            return self._refuse(incident, key, action, refused, dry_run, pin=pin)
+        return self._perform(incident, "Execute actions", action, pin, key, approval)
+
+    def _perform(self, incident: Incident, step: str, action: Action, pin: Pin, key: str,
+                 approval: ApprovalDecision | None = None) -> ActionResult:
+        """Intent (audit, then the idempotency record), the write, then its outcome (audit, then record)."""
+        pin = pin.model_copy(update={"call": {"since": self._now().isoformat(), **pin.call,
+                                              "key": f"{incident.id}#{key}"}})
+        verb = "revert" if key.endswith("#revert") else action.type
+        self.audit.append(incident.id, step, "intent", f"about to {verb} on {action.target}: {pin.summary}",
+                          {"key": f"{incident.id}#{key}", "action": action.model_dump(mode="json"),
+                           "pin": pin.model_dump(mode="json"), "fingerprint": pin.fingerprint,
+                           "approved_by": approval.decided_by if approval else None})
+        attempt = self.ledger.begin(incident.id, key, pin.model_dump(mode="json"), self._now())
+        if attempt > MAX_WRITE_ATTEMPTS:
+            return self._record(incident, step, key, _result(action, "failed", pin=pin, key=f"{incident.id}#{key}",
+                                error=f"gave up after {attempt - 1} attempts that ended in transient errors"))
+        try:
+            result = self.executor.execute(action, dry_run=False, pin=pin, guard=self._guard)
+        except OutcomeUnknown as exc:
+            self.audit.append(incident.id, step, "step", f"{verb} on {action.target}: outcome unknown ({exc}); "
+                              "reading the live state back", {"key": f"{incident.id}#{key}"})
+            done = self._reconcile(incident, step, action, pin, key)
+            if done is None:
+                raise TransientError(f"{verb} on {action.target} did not happen ({exc}); the retry does it") from exc
+            return done
+        if key.endswith("#revert") and result.status == "executed":
+            result = result.model_copy(update={"status": "reverted"})
+        return self._record(incident, step, key, result.model_copy(update={"key": f"{incident.id}#{key}"}))
+
+    def _record(self, incident: Incident, step: str, key: str, result: ActionResult) -> ActionResult:
+        self.audit.append(incident.id, step, "outcome",
+                          f"{'revert of ' if key.endswith('#revert') else ''}{result.type} on {result.target}: "
+                          f"{result.status}" + (" (read back from the live state)" if result.reconciled else "")
+                          + (f" ({result.error})" if result.error else ""),
+                          {"key": f"{incident.id}#{key}", "api_call": result.api_call, "diff": result.diff,
+                           "before": result.before, "after": result.after, "reconciled": result.reconciled})
+        self.ledger.finish(incident.id, key, result.status, result.model_dump(mode="json"))
+        return result
+
+    def _reconcile(self, incident: Incident, step: str, action: Action, pin: Pin, key: str) -> ActionResult | None:
+        """An intent with no outcome: read the live state. Applied -> record it (reconciled);
+        not applied or partly (a restart's remaining pods) -> None, the write goes on from its pin;
+        neither -> failed, recorded with what the state is."""
+        live = self.executor.observe(action, pin)
+        found = outcome(pin, live)
+        ident = f"{incident.id}#{key}"
+        revert = key.endswith("#revert")
+        if found == "applied":
+            return self._record(incident, step, key, _result(
+                action, "reverted" if revert else "executed", api_call="(outcome read back from the live state)",
+                before=pin.before, after={k: live.get(k) for k in pin.target}, pin=pin, key=ident, reconciled=True))
+        if found in ("not_applied", "partial"):
+            self.audit.append(incident.id, step, "step",
+                              f"{'revert of ' if revert else ''}{action.type} on {action.target}: the live state shows "
+                              + ("it did not happen" if found == "not_applied" else "it partly happened")
+                              + "; it goes on from its recorded pin", {"key": ident, "live": live})
+            if found == "not_applied":
+                self.ledger.finish(incident.id, key, "not_applied", {})
+            return None
+        return self._record(incident, step, key, _result(
+            action, "failed", pin=pin, key=ident, reconciled=True, before=pin.before, after=live,
+            error="outcome unknown: the live state matches neither the before-state nor the target ("
+                  + "; ".join(drift(pin, live)) + ")"))
+
+    def _refuse(self, incident: Incident, key: str, action: Action, verdict: Verdict, dry_run: bool,
+                pin: Pin | None = None) -> ActionResult:
+        self.audit.append(incident.id, "Execute actions", "decision",
+                          f"{action.type} on {action.target} refused by {verdict.guardrail}: {verdict.reason}",
+                          {"guardrail": verdict.guardrail, "reason": verdict.reason, "action": action.id})
+        return self._final(incident, key, _result(action, "blocked", blocked_by=verdict.guardrail,
+                                                  error=verdict.reason, pin=pin), dry_run)
+
+    def _final(self, incident: Incident, key: str, result: ActionResult, dry_run: bool) -> ActionResult:
+        """A decision not to write is recorded too, so a retried step decides the same."""
+        if not dry_run:
+            self.ledger.finish(incident.id, key, result.status, result.model_dump(mode="json"))
+        return result
+
+    def _context(self, incident: Incident, action: Action, pin: Pin, key: str, now: datetime,
+                 run: "_Run") -> GuardrailContext:
+        ctx = GuardrailContext(now=now)
+        for name in ("replicas", "desiredCount", "DesiredCapacity"):
+            if name in pin.target:
+                current, target = pin.before.get(name), pin.target.get(name)
+                ctx.current_replicas = current if isinstance(current, int) else None
+                ctx.target_replicas = target if isinstance(target, int) else None
+        if action.type == "restart_pods":
+            ctx.pods_affected = len(pin.before.get("pods") or pin.before.get("tasks") or {}) or None
+            counted = self.rate_limits.count(incident.service, "restart_pods", now, exclude_holder=
+                                             f"{incident.id}#{key}") if self.rate_limits is not None else 0
+            ctx.restarts_last_hour = max(counted, run.pods_restarted)
+        return ctx
+
+    def _take_limits(self, incident: Incident, action: Action, pin: Pin, key: str, policy: GuardrailPolicy,
+                     now: datetime, run: "_Run") -> Verdict | None:
+        """The write lock and the restart slots (one per pod), idempotent for a retried step."""
+        pods = len(pin.before.get("pods") or pin.before.get("tasks") or {}) if action.type == "restart_pods" else 0
+        if self.rate_limits is None:
+            run.pods_restarted += pods
+            return None
+        if policy.one_write_in_flight and not run.lock_held:
+            if not self.rate_limits.acquire_write_lock(incident.service, incident.id, run.lock_ttl, now):
+                return Verdict(False, "one_write_in_flight",
+                               f"another incident's write on {incident.service} has not finished")
+            run.lock_held = True
+        if pods and not self.rate_limits.reserve(incident.service, "restart_pods", policy.max_restarts_per_hour, 3600,
+                                                 f"{incident.id}#{key}", now, slots=pods):
+            return Verdict(False, "restart_rate_limit",
+                           f"restarting {pods} pod(s) of {incident.service} would pass {policy.max_restarts_per_hour} "
+                           "pod restarts in the last hour")
+        run.pods_restarted += pods
+        return None
+
+    def _kill_switch(self) -> str | None:
+        """Why writes must stop now, or None. Re-read every time; unreadable means on (fail closed)."""
+        try:
+            on = self.kill_switch.kill_switch_on()
+        except Exception as exc:  # noqa: BLE001 - fail closed whatever went wrong
+            return f"the kill switch could not be read ({type(exc).__name__}): every write is stopped"
+        return "the kill switch is on: every write is stopped" if on else None
+
+    def _guard(self) -> str | None:
+        return self._kill_switch()
+
+    def _approved_pins(self, incident: Incident, preview: list[dict[str, Any]] | None) -> dict[str, Pin]:
+        """The pins the approvers were shown: the Preview step's output in the state document (the very
+        data the approval request was built from), else the stored request (one whose preview its
+        own function computed), unless it was rejected or timed out."""
+        proposed = preview
+        latest = getattr(self.approvals, "latest_approval", None)
+        if not proposed and latest is not None:
+            request = latest(incident.id)
+            if request is not None and request.get("status") not in ("rejected", "timed_out", "expired"):
+                proposed = (request.get("summary") or {}).get("proposed")
+        pins = {}
+        for entry in proposed or []:
+            if entry.get("pin") and entry.get("id"):
+                pins[entry["id"]] = Pin.model_validate(entry["pin"])
+        return pins
+
+    # --- putting writes back -------------------------------------------------------------
+    def _put_back(self, incident: Incident, plan: RemediationPlan, results: list[ActionResult], step: str,
+                  why: str) -> list[ActionResult]:
+        """Undo this plan's executed writes, newest first, through the same exactly-once path."""
+        by_id = {a.id: a for a in plan.actions}
+        out = []
+        for result in reversed(results):
+            action = by_id.get(result.action_id)
+            if action is None or not action.is_write or result.status != "executed":
+                continue
+            out.append(self._revert_one(incident, step, action, result, why))
+        return out
+
+    def _revert_one(self, incident: Incident, step: str, action: Action, result: ActionResult,
+                    why: str) -> ActionResult:
+        key = f"{action.id}#revert"
+        revert_action = action.model_copy(update={"id": f"{action.id}-revert"})
+        entry = self.ledger.get(incident.id, key)
+        if entry and entry["status"] in FINAL_STATUSES and entry.get("result"):
+            return ActionResult.model_validate(entry["result"])
+        if entry and entry.get("pin"):
+            back = Pin.model_validate(entry["pin"])
+            done = self._reconcile(incident, step, revert_action, back, key)
+            if done is not None:
+                return done
+        else:
+            back, refusal = self._revert_pin(action, result)
+            if back is None:
+                self.audit.append(incident.id, step, "decision",
+                                  f"{result.type} on {result.target} is not reverted: {refusal}")
+                return self._final(incident, key, _result(revert_action, "skipped", error=refusal), False)
+        switched = self._kill_switch()
+        if switched:
+            self.audit.append(incident.id, step, "decision",
+                              f"revert of {result.type} on {result.target} refused by kill_switch: {switched}")
+            return self._final(incident, key, _result(revert_action, "blocked", blocked_by="kill_switch",
+                                                      error=switched), False)
+        if not (entry and entry.get("pin")):
+            changed = drift(back, self.executor.observe(revert_action, back))
+            if changed:
+                reason = "it changed since Watchkeeper's write (" + "; ".join(changed) + "): a human must look"
+                self.audit.append(incident.id, step, "decision", f"{result.type} on {result.target} is not reverted: "
+                                  + reason)
+                return self._final(incident, key, _result(revert_action, "blocked", blocked_by="state_drifted",
+                                                          error=reason, pin=back), False)
+        self.audit.append(incident.id, step, "step", f"reverting {result.type} on {result.target}: {why}")
+        return self._perform(incident, step, revert_action, back, key)
+
+    def _revert_pin(self, action: Action, result: ActionResult) -> tuple[Pin | None, str]:
+        if action.type in runbook_engine.RESTORES_CULPRIT and (
+                result.pin is None or result.pin.before_is_culprit or result.pin.culprit):
+            culprit = (result.pin.culprit if result.pin else None) or action.params.get("change_id") or ""
+            return None, f"putting it back would redeploy the diagnosed culprit {culprit}".rstrip() + ": paging instead"
+        if action.revert != "restore_before":
+            return None, ("it cannot be undone" if action.type in runbook_engine.IRREVERSIBLE
+                          else "its runbook does not revert it")
+        if result.pin is None:
+            return None, "no pinned before-state was recorded"
+        inverse = getattr(self.executor, "inverse", None)
+        if inverse is None:
+            return None, "no revert executor"
+        return inverse(action, result.pin)
 
     def _remember(self, state: dict[str, Any], incident: Incident, evidence: Evidence | None, cause: RootCause | None,
                   plan: RemediationPlan | None, outcome: dict[str, Any]) -> None:
@@ -309,15 +552,13 @@ class Steps:
         except Exception as exc:  # the report is what matters now; memory is for the next incident
             logging.getLogger(__name__).warning("could not remember %s: %s", incident.id, exc)
 
-    def _count(self, service: str, kind: str, now: datetime) -> int:
-        return self.rate_limits.count(service, kind, now) if self.rate_limits is not None else 0
-
     # --- Verify recovery --------------------------------------------------------------
     def verify(self, incident: Incident, plan: RemediationPlan, evidence: Evidence | None,
                previous: Verification | None, execution: ExecutionResult | None = None) -> Verification:
         """Recovered when the incident's CloudWatch alarms are OK, or (without alarms) when every
         metric that deviated is back near its baseline in data newer than the incident. When the
-        window runs out, the executed writes are reverted (newest first) before the page."""
+        window runs out, the executed writes are reverted (newest first, exactly once each; never
+        back to a diagnosed culprit) before the page."""
         attempts = (previous.attempts if previous else 0) + 1
         names = sorted({a.alarm_name for a in incident.alerts if a.alarm_name and a.source.startswith("cloudwatch")})
         states = self.alarms.states(names) if names else {}
@@ -341,7 +582,8 @@ class Steps:
         reverted: list[ActionResult] = []
         if status == "not_recovered" and execution is not None:
             if plan.verify.get("on_failure", "revert_and_escalate") == "revert_and_escalate":
-                reverted = self._revert(incident, plan, execution)
+                reverted = self._put_back(incident, plan, execution.results, "Verify recovery",
+                                          "the service did not recover")
             else:
                 self.audit.append(incident.id, "Verify recovery", "decision",
                                   f"runbook {plan.runbook} does not revert on failure: paging with the writes in place")
@@ -349,38 +591,6 @@ class Steps:
                 and execution.status == "executed":
             self.rate_limits.release_write_lock(incident.service, incident.id)
         return Verification(status=status, attempts=attempts, wait_seconds=wait, checks=checks, reverted=reverted)
-
-    def _revert(self, incident: Incident, plan: RemediationPlan, execution: ExecutionResult) -> list[ActionResult]:
-        """Undo each executed, revertible write from its recorded before-state, newest first, audited."""
-        by_id = {a.id: a for a in plan.actions}
-        out: list[ActionResult] = []
-        revert = getattr(self.executor, "revert", None)
-        for result in reversed(execution.results):
-            action = by_id.get(result.action_id)
-            if result.status != "executed" or action is None or not action.is_write:
-                continue
-            if action.revert != "restore_before" or revert is None:
-                self.audit.append(incident.id, "Verify recovery", "decision",
-                                  f"{result.type} on {result.target} is not reverted: "
-                                  + ("it cannot be undone" if action.revert != "restore_before" else "no revert executor"))
-                continue
-            if self.kill_switch.kill_switch_on():
-                self.audit.append(incident.id, "Verify recovery", "decision",
-                                  f"revert of {result.type} on {result.target} refused by kill_switch: "
-                                  "a human has taken over every write")
-                out.append(result.model_copy(update={"action_id": f"{result.action_id}-revert", "status": "blocked",
-                                                     "blocked_by": "kill_switch", "error": "the kill switch is on"}))
-                continue
-            self.audit.append(incident.id, "Verify recovery", "intent",
-                              f"about to revert {result.type} on {result.target}: the service did not recover",
-                              {"reverts": result.action_id, "before": result.before, "after": result.after})
-            undone = revert(result, dry_run=False)
-            out.append(undone)
-            self.audit.append(incident.id, "Verify recovery", "outcome",
-                              f"revert of {result.type} on {result.target}: {undone.status}"
-                              + (f" ({undone.error})" if undone.error else ""),
-                              {"api_call": undone.api_call, "diff": undone.diff})
-        return out
 
     # --- Page on-call / Record failure and page ---------------------------------------
     def escalate(self, incident: Incident | None, incident_id: str, state: dict[str, Any]) -> Escalation:
@@ -527,14 +737,14 @@ def escalation_reason(state: dict[str, Any]) -> str:
     if execution.get("status") in ("blocked", "failed"):
         bad = next((r for r in execution.get("results", []) if r.get("status") in ("blocked", "failed")), {})
         if bad.get("blocked_by"):
-            return f"{bad.get('type')} was blocked by the {bad['blocked_by']} guardrail: {bad.get('error')}"
-        return f"{bad.get('type')} failed: {bad.get('error')}"
+            why = f"{bad.get('type')} was blocked by the {bad['blocked_by']} guardrail: {bad.get('error')}"
+        else:
+            why = f"{bad.get('type')} failed: {bad.get('error')}"
+        return why + changes_summary(execution.get("results", []), execution.get("reverted", []))
     verification = state.get("verification") or {}
     if verification.get("status") == "not_recovered":
-        undone = verification.get("reverted") or []
-        done = [f"{r.get('type')} on {r.get('target')} ({r.get('status')})" for r in undone]
         return (f"the service did not recover after {verification.get('attempts')} checks"
-                + (f"; reverted: {', '.join(done)}" if done else "; nothing was reverted"))
+                + changes_summary((execution or {}).get("results", []), verification.get("reverted") or []))
     plan = state.get("plan") or {}
     diagnosis = state.get("diagnosis") or {}
     if plan.get("autonomy") == "advise" and plan.get("decision") == "escalate" and plan.get("reason"):
@@ -546,9 +756,26 @@ def escalation_reason(state: dict[str, Any]) -> str:
     return "the incident needs a human"
 
 
+def changes_summary(results: list[dict[str, Any]], reverted: list[dict[str, Any]]) -> str:
+    """What the page says was changed and what was put back (or why not)."""
+    changed = [f"{r.get('type')} on {r.get('target')}" + (f" ({(r.get('pin') or {}).get('summary')})"
+                                                           if (r.get("pin") or {}).get("summary") else "")
+               for r in results if r.get("status") == "executed"]
+    partial = [f"{r.get('type')} on {r.get('target')} (partly: {r.get('error')})" for r in results
+               if r.get("status") in ("blocked", "failed") and (r.get("after") or {}).get("pods_deleted")]
+    back = [f"{r.get('type')} on {r.get('target')} ({r.get('status')}"
+            + (f": {r.get('error')}" if r.get("error") and r.get("status") != "reverted" else "") + ")"
+            for r in reverted]
+    if not changed and not partial:
+        return "; nothing was changed"
+    return ("; changed: " + ", ".join(changed + partial)
+            + ("; reverted: " + ", ".join(back) if back else "; nothing was reverted"))
+
+
 def incident_outcome(state: dict[str, Any]) -> dict[str, Any]:
     execution = state.get("execution") or {}
-    results = execution.get("results", [])
+    results = execution.get("results", []) + execution.get("reverted", []) + (
+        (state.get("verification") or {}).get("reverted") or [])
     approval = state.get("approval") or {}
     verification = state.get("verification") or {}
     if state.get("error") and not state.get("escalation"):
@@ -567,17 +794,3 @@ def incident_outcome(state: dict[str, Any]) -> dict[str, Any]:
 
 def _result(action: Action, status: str, **kw: Any) -> ActionResult:
     return ActionResult(action_id=action.id, type=action.type, target=action.target, status=status, **kw)
-
-
-def _replicas(preview: ActionResult) -> tuple[int | None, int | None]:
-    """(current, target) replicas of a scale preview, whatever the platform calls them."""
-    for key in ("replicas", "desiredCount", "DesiredCapacity"):
-        if key in preview.before or key in preview.after:
-            current, target = preview.before.get(key), preview.after.get(key)
-            return (current if isinstance(current, int) else None), (target if isinstance(target, int) else None)
-    return None, None
-
-
-def _pods(preview: ActionResult) -> int | None:
-    lines = [line for line in preview.diff.splitlines() if line.startswith("pod ") and ": deleted" in line]
-    return len(lines) or None

@@ -302,6 +302,15 @@ class Workflow(Construct):
         if ecs:
             target.add_to_policy(iam.PolicyStatement(
                 actions=["ecs:UpdateService"], resources=[self._arn("ecs", f"service/{c}/{w}") for c, w in ecs]))
+            # restart_pods on ECS: stop the chosen tasks of the catalog's clusters (the service replaces them)
+            clusters = sorted({c for c, _ in ecs})
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:StopTask", "ecs:DescribeTasks"],
+                resources=[self._arn("ecs", f"task/{c}/*") for c in clusters]))
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["ecs:ListTasks"], resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": [self._arn("ecs", f"cluster/{c}") for c in clusters]}}))
+            wildcards += [f"Resource::{self._nag_arn('ecs', f'task/{c}/*')}" for c in clusters]
         lambdas = sorted({s.workload or s.name for s in services if s.platform == "lambda"})
         if lambdas:
             target.add_to_policy(iam.PolicyStatement(
@@ -324,9 +333,20 @@ class Workflow(Construct):
             actions=["ssm:PutParameter"], resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
         wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
         wildcards.append(f"Resource::{self._nag_arn('ssm', 'parameter/*')}")
-        # Read-only lookups without resource-level permissions.
+        # Config revert on AppConfig: find the application, environment and profile by name, read the
+        # environment's deployments, start the version deployed before the culprit (or stop the culprit
+        # while it still rolls out). AppConfig ids are generated, so the ARNs are wildcards.
+        appconfig = ("application/*", "application/*/environment/*", "application/*/environment/*/deployment/*",
+                     "application/*/configurationprofile/*", "deploymentstrategy/*")
         target.add_to_policy(iam.PolicyStatement(
-            actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups"], resources=["*"]))
+            actions=["appconfig:ListEnvironments", "appconfig:ListConfigurationProfiles", "appconfig:ListDeployments",
+                     "appconfig:StartDeployment", "appconfig:StopDeployment"],
+            resources=[self._arn("appconfig", r) for r in appconfig]))
+        wildcards += [f"Resource::{self._nag_arn('appconfig', r)}" for r in appconfig]
+        # Read-only lookups without resource-level permissions; Run Command's final status.
+        target.add_to_policy(iam.PolicyStatement(
+            actions=["ecs:DescribeTaskDefinition", "autoscaling:DescribeAutoScalingGroups", "appconfig:ListApplications",
+                     "ssm:ListCommands", "ssm:ListCommandInvocations"], resources=["*"]))
         # Run Command only on instances tagged for Watchkeeper, only with the shell-script document.
         target.add_to_policy(iam.PolicyStatement(
             actions=["ssm:SendCommand"], resources=[self._arn("ec2", "instance/*")],
@@ -339,7 +359,8 @@ class Workflow(Construct):
             target.role, "AwsSolutions-IAM5",
             "Writes are scoped to the catalog's clusters, services and functions; the remaining wildcards are "
             "read-only Describe/Get/List calls for the before-state of a dry run, Lambda alias qualifiers, ASG ARNs' "
-            "generated ids, and instances limited by the watchkeeper:managed tag condition.",
+            "generated ids, ECS task ids of the catalog's clusters, AppConfig's generated application, environment, "
+            "profile and deployment ids, and instances limited by the watchkeeper:managed tag condition.",
             *wildcards,
         )
 

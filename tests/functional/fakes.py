@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from watchkeeper.adapters.dynamodb_audit import record_hash
+from watchkeeper.domain.pinning import make_pin
 from watchkeeper.models import ActionResult, AuditRecord, Incident, QuarantinedAlert
 
 
@@ -30,11 +31,15 @@ class FakeStore:
     def get_approval(self, request_id):
         return self.approvals.get(request_id)
 
-    def decide_approval(self, request_id, status):
+    def decide_approval(self, request_id, status, **details):
         if self.approvals[request_id]["status"] != "pending":
             return False
-        self.approvals[request_id]["status"] = status
+        self.approvals[request_id].update(status=status, **details)
         return True
+
+    def latest_approval(self, incident_id):
+        mine = [a for a in self.approvals.values() if a["incident_id"] == incident_id]
+        return dict(mine[-1]) if mine else None
 
 
 class FakeAudit:
@@ -80,15 +85,29 @@ class FakeChanges:
 
 
 class FakeExecutor:
+    """Every action flips one flag per target; pinned like the real executors."""
+
     def __init__(self, fail: bool = False):
         self.calls = []
         self.fail = fail
+        self.done: dict[str, bool] = {}
 
-    def execute(self, action, *, dry_run):
+    def execute(self, action, *, dry_run, pin=None, guard=None):
         self.calls.append((action.type, action.target, dry_run))
+        pin = pin or make_pin({"done": True}, {"done": self.done.get(action.target, False)},
+                              summary=f"{action.type} on {action.target}")
         status = "failed" if self.fail else ("planned" if dry_run else "executed")
+        if status == "executed":
+            self.done[action.target] = pin.target["done"]
         return ActionResult(action_id=action.id, type=action.type, target=action.target, status=status,
-                            api_call=f"{action.type} {action.target}", error="boom" if self.fail else None)
+                            api_call=f"{action.type} {action.target}", error="boom" if self.fail else None, pin=pin,
+                            before=pin.before, after=pin.target)
+
+    def observe(self, action, pin):
+        return {"done": self.done.get(action.target, False)}
+
+    def inverse(self, action, pin):
+        return make_pin(dict(pin.before), dict(pin.target)), ""
 
 
 class FakePager:

@@ -70,6 +70,8 @@ def test_the_whole_chain_of_handlers(world):
     request = request_approval.handler({**state, "task_token": "tok-1"}, CTX)
     pending = world.approvals.get_approval(request["request_id"])
     assert pending["task_token"] == "tok-1" and pending["status"] == "pending"
+    assert pending["summary"]["proposed"][0]["pin"]["summary"]          # the approvers see the exact target
+    world.approvals.decide_approval(request["request_id"], "approved")
     state["approval"] = {"approved": True, "decided_by": "oncall@example.com"}
     state["execution"] = execute.handler(state, CTX)
     assert state["execution"]["status"] == "executed"

@@ -1208,8 +1208,11 @@ def catalog_rds_storage_full():
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": changes, "metrics": metrics,
            "expected": {"incidents": [{"service": "catalog-db", "alerts": 2, "category": "resource",
-                                       "root_cause": "disk_full", "culprit": None, "remediation": "free_disk_space",
-                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+                                       # Run Command reaches EC2 instances, not an RDS volume: no executor can
+                                       # free this disk, so the capability table pages
+                                       "root_cause": "disk_full", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods",
+                                                     "free_disk_space"]}]}},
           {"catalog-db.log": ("/aws/rds/instance/catalog-db/postgresql", db), "catalog-svc.log": ("/ecs/prod/catalog-svc", cs)})
 
 
@@ -1378,8 +1381,11 @@ def invoicing_ec2_deploy_logs_only():
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": changes, "metrics": [],
            "expected": {"incidents": [{"service": "invoicing", "alerts": 2, "category": "availability",
+                                       # no executor rolls back an EC2 (CodeDeploy) deployment: the diagnosis
+                                       # stands and the capability table pages
                                        "root_cause": "bad_deploy", "culprit": "codedeploy-invoicing-d-3XY9",
-                                       "remediation": "rollback_deployment", "forbidden": ["scale_service", "restart_pods"]}]}},
+                                       "remediation": "page_human",
+                                       "forbidden": ["scale_service", "restart_pods", "rollback_deployment"]}]}},
           {"invoicing.log": ("/ec2/prod/invoicing/app", log), "tax-service.log": ("/aws/lambda/tax-service", tax)})
 
 

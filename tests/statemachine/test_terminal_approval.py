@@ -51,6 +51,6 @@ def test_the_terminal_approves_as_the_local_iam_user_and_strangers_are_refused(t
     out = result["output"]
     assert out["approval"]["channel"] == "terminal" and out["approval"]["decided_by"].endswith("user/local-approver")
     assert out["execution"]["status"] == "executed"
-    (decision,) = [r for r in records if r.kind == "decision"]
+    (decision,) = [r for r in records if r.kind == "decision" and r.step == "Wait for approval"]
     assert "from my laptop" in decision.summary and decision.actor.endswith("user/local-approver")
     assert not (tmp_path / "approval-server.json").exists()            # the server cleaned up

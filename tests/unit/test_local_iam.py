@@ -141,3 +141,13 @@ def test_a_service_principal_needs_the_resource_policy_and_the_key_policy():
     assert check_delivery(Policies(key_policies={KEY: cloudwatch_key}), *args) is not None, "no topic statement"
     assert check_delivery(Policies(resource_policies={TOPIC: topic_policy}, key_policies={KEY: ROOT_KEY_POLICY}),
                           *args) is not None, "a key policy that only delegates to IAM does not cover a service"
+
+
+def test_ecs_tasks_are_checked_with_their_cluster():
+    restarter = role({"Effect": "Allow", "Action": ["ecs:StopTask"], "Resource": f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/*"},
+                     {"Effect": "Allow", "Action": "ecs:ListTasks", "Resource": "*",
+                      "Condition": {"ArnEquals": {"ecs:cluster": [f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"]}}})
+    assert decide(restarter, "ecs", "StopTask", {"cluster": "prod", "task": "abc"}) == [None]
+    assert decide(restarter, "ecs", "StopTask", {"cluster": "other", "task": "abc"})[0] is not None
+    assert decide(restarter, "ecs", "ListTasks", {"cluster": "prod", "serviceName": "web"}) == [None]
+    assert decide(restarter, "ecs", "ListTasks", {"cluster": "other", "serviceName": "web"})[0] is not None

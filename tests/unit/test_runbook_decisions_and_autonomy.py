@@ -9,7 +9,7 @@ import pytest
 
 from watchkeeper.domain import runbooks
 from watchkeeper.domain.guardrails import GuardrailConfig, GuardrailContext, GuardrailPolicy, check
-from watchkeeper.models import Action, AlertRef, ChangeEvent, Evidence, Incident, RootCause, Service
+from watchkeeper.models import Action, AlertRef, ChangeEvent, Evidence, Hypothesis, Incident, RootCause, Service
 from watchkeeper.models.evidence import LogTemplateStat
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,8 @@ def evidence(deploy_at=NOW - timedelta(minutes=10), new_errors=True) -> Evidence
 
 def plan_for(kind, *, culprit=None, ev=None, policy=None, inc=None):
     inc = inc or incident()
-    cause = RootCause(kind=kind, culprit=culprit, confidence=0.8, summary="")
+    cause = RootCause(kind=kind, culprit=culprit, confidence=0.8, summary="",
+                      hypotheses=[Hypothesis(kind=kind, culprit=culprit, score=0.9)] if kind != "unknown" else [])
     facts = runbooks.facts_of(cause, inc, ev)
     return runbooks.plan(runbooks.select(BOOKS, cause, inc, SERVICE, facts), cause, inc, SERVICE,
                          policy=policy, facts=facts)

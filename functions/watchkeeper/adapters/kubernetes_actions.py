@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import math
 import tempfile
@@ -55,6 +56,15 @@ class ActionThrottled(ActionError):
 
 class ActionFailed(ActionError):
     """Any other API or transport failure."""
+
+
+class ActionUnavailable(ActionFailed):
+    """A read met a server error or a broken connection after bounded retries: worth retrying later."""
+
+
+class ActionOutcomeUnknown(ActionFailed):
+    """A write met a server error, a timeout or a broken connection: it may or may not have
+    happened. Read the live state back before doing anything else."""
 
 
 class TargetNotFound(ActionError):
@@ -168,7 +178,12 @@ class KubernetesActions:
 
     # the one place SDK errors are translated ---------------------------------------------
     def _call(self, api_call: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run one API call, retrying 429 (Retry-After honoured, capped), translating errors."""
+        """Run one API call, retrying 429 (Retry-After honoured, capped), translating errors.
+
+        A read that meets a 5xx or a broken connection is retried a bounded number of times,
+        then is `ActionUnavailable`; a write that does is `ActionOutcomeUnknown` at once (it
+        may have happened: never blindly sent again). A 429 means not done, so it is retried."""
+        write = not api_call.startswith("GET ")
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return fn(*args, _request_timeout=self.request_timeout, **kwargs)
@@ -176,9 +191,24 @@ class KubernetesActions:
                 if error.status == 429 and attempt < self.max_attempts:
                     self._sleep(self._retry_after(error, attempt))
                     continue
+                if error.status is not None and error.status >= 500 or error.status == 0:
+                    if write:
+                        raise ActionOutcomeUnknown(f"{api_call}: {error.status} {error.reason}: outcome unknown",
+                                                   status=error.status, api_call=api_call) from error
+                    if attempt < self.max_attempts:
+                        self._sleep(0.05 * attempt)
+                        continue
+                    raise ActionUnavailable(f"{api_call}: {error.status} {error.reason} (after {attempt} attempts)",
+                                            status=error.status, api_call=api_call) from error
                 raise _translate(error, api_call, attempt) from error
             except urllib3.exceptions.HTTPError as error:
-                raise ActionFailed(f"{api_call}: {error}", api_call=api_call) from error
+                if write:
+                    raise ActionOutcomeUnknown(f"{api_call}: {type(error).__name__}: outcome unknown",
+                                               api_call=api_call) from error
+                if attempt < self.max_attempts:
+                    self._sleep(0.05 * attempt)
+                    continue
+                raise ActionUnavailable(f"{api_call}: {error} (after {attempt} attempts)", api_call=api_call) from error
         raise AssertionError("unreachable")
 
     def _retry_after(self, error: ApiException, attempt: int) -> float:
@@ -243,11 +273,70 @@ class KubernetesActions:
         return _result("describe", namespace, name, f"GET {_deployment_path(namespace, name)}",
                        [], state, state, executed=False, dry_run=dry_run)
 
+    def snapshot(self, namespace: str, name: str) -> dict:
+        """The live state the pinned writes compare against (4 reads; nothing is written)."""
+        return self._state(namespace, name)
+
+    def apply_scale(self, namespace: str, name: str, replicas: int, hpa_min: int | None,
+                    dry_run: bool = False) -> dict:
+        """Set exactly these replicas (and the HPA's minReplicas, when given and there is one)."""
+        before = self._state(namespace, name)
+        return self._apply_scale(namespace, name, replicas, hpa_min, before, dry_run, "scale", [])
+
+    def set_memory(self, namespace: str, name: str, container: str, limit: str | None, request: str | None,
+                   dry_run: bool = False) -> dict:
+        """Set exactly this memory limit (and request, when given) of one container."""
+        before = self._state(namespace, name)
+        return self._patch_memory(namespace, name, container, limit, request, before, dry_run, "set_memory_limit")
+
+    def delete_pods(self, namespace: str, name: str, pods: list[tuple[str, str]], *, one_at_a_time: bool = True,
+                    guard: Callable[[], str | None] | None = None, dry_run: bool = False) -> dict:
+        """Delete exactly these pods (name, uid), one at a time; `guard` is asked before each
+        delete and a reason it returns stops the restart there. A pod already gone is skipped."""
+        before = self._state(namespace, name)
+        present = {p["name"]: p["uid"] for p in before["pods"]}
+        todo = [(n, uid) for n, uid in pods if present.get(n) == uid]
+        requests: list[dict] = []
+        deleted: list[str] = []
+        notes: list[str] = [f"pod {n} was already gone" for n, uid in pods if present.get(n) != uid]
+        stopped_by = None
+        known = set(present)
+        for index, (pod, uid) in enumerate(todo):
+            if guard is not None:
+                stopped_by = guard()
+                if stopped_by:
+                    notes.append(f"stopped before pod {pod}: {stopped_by}")
+                    break
+            path = f"/api/v1/namespaces/{namespace}/pods/{pod}"
+            request = _request("DELETE", path, "application/json", {"preconditions": {"uid": uid}}, dry_run)
+            try:
+                self._call(request["call"], self.core.delete_namespaced_pod, pod, namespace,
+                           body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid)), **_dry(dry_run))
+            except (TargetNotFound, ActionConflict):     # replaced meanwhile: nothing of ours to delete
+                notes.append(f"pod {pod} was gone before its delete")
+                continue
+            requests.append(request)
+            deleted.append(pod)
+            if one_at_a_time and not dry_run and index < len(todo) - 1:
+                if not self._wait_for_replacement(namespace, name, known):
+                    notes.append(f"stopped after {len(deleted)} pod(s): no Ready replacement within "
+                                 f"{self.settle_timeout:g}s")
+                    stopped_by = "no Ready replacement"
+                    break
+                known = {p["name"] for p in self._state(namespace, name)["pods"]}
+        after = before if dry_run else self._state(namespace, name)
+        result = _result("restart_pods", namespace, name, requests, requests, before, after,
+                         executed=not dry_run, dry_run=dry_run, notes=notes, pods_deleted=deleted,
+                         stopped_by=stopped_by)
+        result["diff"] = "\n".join(f"pod {n}: deleted" for n in deleted)
+        return result
+
     # rollout undo ------------------------------------------------------------------------
     def rollout_undo(self, namespace: str, name: str, to_revision: str | int | None = None,
-                     dry_run: bool = False) -> dict:
+                     dry_run: bool = False, expect_template: str | None = None) -> dict:
         """Put back the pod template of the previous (or given) revision's ReplicaSet,
-        exactly as ``kubectl rollout undo`` does (a JSON patch of template and annotations)."""
+        exactly as ``kubectl rollout undo`` does (a JSON patch of template and annotations).
+        With ``expect_template`` the revision's template must still hash to it (what was approved)."""
         before = self._state(namespace, name)
         path = _deployment_path(namespace, name)
         notes: list[str] = []
@@ -258,6 +347,9 @@ class KubernetesActions:
                 raise ActionRefused(f"deployment {namespace}/{name} is paused: resume it before rolling back")
             replicasets = self._replicasets(deployment)
             target = _revision_to_restore(deployment, replicasets, to_revision)
+            if expect_template is not None and template_hash(target["spec"]["template"]) != expect_template:
+                raise ActionRefused(f"revision {to_revision} of {namespace}/{name} no longer has the pod template "
+                                    "that was approved")
             template = copy.deepcopy(target["spec"]["template"])
             template["metadata"].get("labels", {}).pop(HASH_LABEL, None)
             annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items()
@@ -550,6 +642,19 @@ def _revision_to_restore(deployment: dict, replicasets: list[dict], to_revision:
     return target
 
 
+def template_hash(template: dict) -> str:
+    """A hash of a pod template as `kubectl rollout undo` compares them (the ReplicaSet's
+    pod-template-hash label and empty annotations left out)."""
+    t = copy.deepcopy(template)
+    t.setdefault("metadata", {}).setdefault("labels", {}).pop(HASH_LABEL, None)
+    if not t["metadata"].get("annotations"):
+        t["metadata"].pop("annotations", None)
+    if not t["metadata"].get("labels"):
+        t["metadata"].pop("labels", None)
+    body = json.dumps(t, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
 def _same_template(a: dict, b: dict) -> bool:
     a, b = copy.deepcopy(a), copy.deepcopy(b)
     for t in (a, b):
@@ -593,6 +698,7 @@ def _summary(deployment: dict, replicasets: list[dict], pods: list[dict], hpa: d
     container = meta["name"] if meta["name"] in names else (names[0] if names else None)
     rs_revision = {rs["metadata"]["name"]: str(_revision(rs)) for rs in replicasets}
     state = {
+        "template_hash": template_hash(template),
         "namespace": meta["namespace"], "name": meta["name"], "uid": meta.get("uid"),
         "resource_version": meta.get("resourceVersion"), "generation": meta.get("generation"),
         "revision": (meta.get("annotations") or {}).get(REVISION), "paused": bool(spec.get("paused")),
@@ -603,6 +709,7 @@ def _summary(deployment: dict, replicasets: list[dict], pods: list[dict], hpa: d
         "cpu_limits": _limits(template, "cpu"),
         "revisions": sorted(({"revision": str(_revision(rs)), "replicaset": rs["metadata"]["name"],
                               "images": _images(rs["spec"]["template"]),
+                              "template_hash": template_hash(rs["spec"]["template"]),
                               "replicas": rs["spec"].get("replicas", 0)} for rs in replicasets),
                             key=lambda r: int(r["revision"])),
         "hpa": None if hpa is None else {"name": hpa["metadata"]["name"],

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..models import Incident
+from ..ports import TransientError
 from .aws_errors import translate
 
 
@@ -112,12 +114,32 @@ class SsmSettings:
             raise translate(exc, f"read catalog {self._catalog}") from exc
 
     def kill_switch_on(self) -> bool:
+        """On unless the parameter says exactly `off` (fail closed): a missing or unreadable
+        parameter, `yes`, `enabled` or `ON!` all stop every write. A throttled read is tried
+        again a few times, then counts as on."""
+        return self.kill_switch_state()[0]
+
+    def kill_switch_state(self) -> tuple[bool, str]:
+        """(on, why) as the write path and `watchkeeper killswitch status` report it."""
         if not self._kill:
-            return False
-        try:
-            value = self._ssm.get_parameter(Name=self._kill)["Parameter"]["Value"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return False
-            raise translate(exc, "read kill switch") from exc
-        return value.strip().lower() in {"on", "true", "1", "engaged"}
+            return True, "no kill-switch parameter is configured"
+        for attempt in range(3):
+            try:
+                value = self._ssm.get_parameter(Name=self._kill)["Parameter"]["Value"]
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code == "ParameterNotFound":
+                    return True, f"the parameter {self._kill} does not exist"
+                if isinstance(translate(exc, "read kill switch"), TransientError) and attempt < 2:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                return True, f"the parameter {self._kill} could not be read ({code})"
+            except (BotoCoreError, OSError) as exc:
+                if attempt < 2:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                return True, f"the parameter {self._kill} could not be read ({type(exc).__name__})"
+            if value == "off":
+                return False, f"{self._kill} is off"
+            return True, f"{self._kill} is {value!r} (only exactly 'off' lets writes through)"
+        return True, f"the parameter {self._kill} could not be read"

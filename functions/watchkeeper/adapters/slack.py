@@ -64,6 +64,9 @@ def request_blocks(notice: ApprovalNotice) -> list[dict[str, Any]]:
             text += "\n*Dry run:*\n" + _block(_clip(str(a.get("api_call", "")) + chr(10) + str(a.get("diff", "")), 2000))
         elif a.get("preview_error"):
             text += f"\n_dry-run preview unavailable: {mrkdwn(a['preview_error'])}_"
+        if (a.get("pin") or {}).get("summary"):
+            text += (f"\n*Pinned:* {mrkdwn(a['pin']['summary'])} (before-state "
+                     f"{_code(a['pin'].get('fingerprint', ''))}; a change before execution blocks it)")
         blocks.append({"type": "section", "text": _md(_clip(text))})
     culprit = f" {_code(rc['culprit'])}" if rc.get("culprit") else ""
     blocks.append({"type": "section", "text": _md(_clip(

@@ -168,6 +168,10 @@ def _action(a: dict[str, Any]) -> str:
                f"<pre>{escape(str(a.get('api_call', '')))}\n{escape(str(a.get('diff', '')))}</pre>")
     elif a.get("preview_error"):
         dry = f"<p class='muted'>Dry-run preview unavailable: {escape(str(a['preview_error']))}</p>"
+    pin = a.get("pin") or {}
+    if pin.get("summary"):
+        dry += (f"<p class='pinned'>Pinned: {escape(str(pin['summary']))} — runs only while the live state still "
+                f"matches what is shown here (before-state <code>{escape(str(pin.get('fingerprint', '')))}</code>)</p>")
     return (f"<div class='card action'><p><b><code>{escape(str(a.get('type')))}</code></b> on "
             f"<code>{escape(str(a.get('target')))}</code></p>"
             + (f"<p>{escape(str(a['reason']))}</p>" if a.get("reason") else "")

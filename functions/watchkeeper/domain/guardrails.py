@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,10 @@ AUTONOMY_LEVELS: tuple[str, ...] = ("observe", "advise", "act_with_approval", "a
 
 
 class FreezeWindow(StrictConfig):
+    """A change freeze in wall-clock time of its zone: from `start` on each of `weekdays` (0 is
+    Monday) to `end`, which is the next day when `end` is not after `start` (Friday 17:00 to
+    09:00 covers Saturday until 09:00). DST moves the UTC instants, never the wall-clock ones."""
+
     start: time
     end: time
     timezone: str = "UTC"
@@ -38,12 +42,24 @@ class FreezeWindow(StrictConfig):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d not in range(7) for d in v):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return v
+
     def active(self, at: datetime) -> bool:
+        if at.tzinfo is None:
+            raise ValueError("freeze windows need an aware datetime")
         local = at.astimezone(ZoneInfo(self.timezone))
-        if local.weekday() not in self.weekdays:
-            return False
-        t = local.time()
-        return self.start <= t < self.end if self.start <= self.end else (t >= self.start or t < self.end)
+        t = local.time().replace(tzinfo=None)
+        if self.start < self.end:                                   # within one day
+            return local.weekday() in self.weekdays and self.start <= t < self.end
+        if t >= self.start:                                         # the evening it starts
+            return local.weekday() in self.weekdays
+        started = (local.date() - timedelta(days=1)).weekday()      # the morning after the day it started
+        return t < self.end and started in self.weekdays
 
 
 class GuardrailPolicy(StrictConfig):
@@ -53,8 +69,10 @@ class GuardrailPolicy(StrictConfig):
     runbook_autonomy: dict[str, Autonomy] = Field(default_factory=dict)   # per runbook, overrides `autonomy`
     dry_run: bool = False                                                 # plan and dry-run every write, never write
     max_scale_factor: float = Field(default=2.0, gt=1.0, le=10.0)
-    max_restarts_per_hour: int = Field(default=5, ge=0)                   # restart actions per service, sliding hour
+    max_restarts_per_hour: int = Field(default=5, ge=0)                   # pods restarted per service, sliding hour
     max_pods_per_action: int = Field(default=3, ge=1)
+    # below this (checked) diagnosis confidence every write needs approval, whatever the autonomy level
+    confidence_floor: float = Field(default=0.8, ge=0.0, le=1.0)
     one_write_in_flight: bool = True
     always_approve: list[str] = ["rollback_deployment", "revert_config", "increase_memory_limit"]
     freeze_windows: list[FreezeWindow] = []
@@ -104,7 +122,7 @@ class Verdict:
 class GuardrailContext:
     now: datetime
     kill_switch: bool = False
-    restarts_last_hour: int = 0
+    restarts_last_hour: int = 0                 # pods of the service restarted in the last hour
     writes_in_flight: int = 0
     current_replicas: int | None = None
     target_replicas: int | None = None
@@ -142,10 +160,11 @@ def check(action: Action, policy: GuardrailPolicy, ctx: GuardrailContext) -> Ver
             return Verdict(False, "max_scale_factor",
                            f"scaling {current} -> {target} exceeds x{policy.max_scale_factor:g}")
     if action.type == "restart_pods":
-        if ctx.restarts_last_hour >= policy.max_restarts_per_hour:
-            return Verdict(False, "restart_rate_limit",
-                           f"{ctx.restarts_last_hour} restarts in the last hour (limit {policy.max_restarts_per_hour})")
         pods = ctx.pods_affected or action.params.get("max_pods")
         if pods and pods > policy.max_pods_per_action:
             return Verdict(False, "blast_radius", f"{pods} pods in one action (limit {policy.max_pods_per_action})")
+        if ctx.restarts_last_hour + (pods or 1) > policy.max_restarts_per_hour:
+            return Verdict(False, "restart_rate_limit",
+                           f"{ctx.restarts_last_hour} pod restarts in the last hour and {pods or 1} more asked "
+                           f"(limit {policy.max_restarts_per_hour} pods per hour)")
     return Verdict(True)

@@ -20,9 +20,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..models.alerts import Category
 from ..models.base import StrictConfig
-from ..models.catalog import Platform, Service, ServiceKind
+from ..models.catalog import Platform, Service, ServiceCatalog, ServiceKind
 from ..models.diagnosis import RootCause, RootCauseKind
-from ..models.evidence import Evidence
+from ..models.evidence import ChangeEvent, Evidence
 from ..models.incident import Incident
 from ..models.remediation import WRITE_ACTIONS, Action, ActionType, RemediationPlan
 from .guardrails import GuardrailPolicy
@@ -31,6 +31,59 @@ from .guardrails import GuardrailPolicy
 HANDS_OFF: frozenset[str] = frozenset({"dependency_failure", "security_event", "unknown"})
 # Writes whose before-state cannot be put back (a deleted pod, deleted files).
 IRREVERSIBLE: frozenset[str] = frozenset({"restart_pods", "free_disk_space"})
+# Writes whose before-state is the diagnosed culprit: putting it back would redeploy the culprit.
+RESTORES_CULPRIT: frozenset[str] = frozenset({"rollback_deployment", "revert_config"})
+
+# What the executors can really do, action x platform: the planner never plans, the preview never
+# shows and the executors never run a pair outside this table; `runbooks validate` reports it.
+PLATFORMS: tuple[str, ...] = ("eks", "ecs", "lambda", "ec2", "rds")
+CAPABILITIES: dict[str, dict[str, str]] = {
+    "rollback_deployment": {
+        "eks": "PATCH the Deployment's pod template back to the ReplicaSet revision before the culprit deploy",
+        "ecs": "ecs:UpdateService to the task definition the service ran before the culprit deployment",
+        "lambda": "lambda:UpdateAlias back to the version the alias pointed at before the culprit publish",
+    },
+    "scale_service": {
+        "eks": "PATCH deployments/scale (and the HPA's minReplicas; its maximum is respected)",
+        "ecs": "ecs:UpdateService desiredCount",
+        "ec2": "autoscaling:SetDesiredCapacity (the group's MaxSize is respected)",
+    },
+    "restart_pods": {
+        "eks": "DELETE the chosen pods one at a time (uid precondition); the ReplicaSet replaces them",
+        "ecs": "ecs:StopTask on the chosen tasks one at a time; the service replaces them",
+    },
+    "increase_memory_limit": {
+        "eks": "PATCH the container's memory limit (a new revision rolls out)",
+    },
+    "free_disk_space": {
+        "ec2": "ssm:SendCommand AWS-RunShellScript (fixed clean-up script) on the instances tagged Service=<name>, "
+               "then its final status",
+    },
+    "revert_config": {p: "ssm:PutParameter of the version before the culprit change, or appconfig:StartDeployment "
+                         "of the configuration version deployed before it (StopDeployment while it still rolls out)"
+                      for p in PLATFORMS},
+    "capture_diagnostics": {"eks": "GET the Deployment, its ReplicaSets and pods (read-only)"},
+}
+CONFIG_CHANGE_SOURCES: frozenset[str] = frozenset({"ssm", "appconfig"})
+
+
+def capability(action: str, platform: str | None, change: ChangeEvent | dict | None = None) -> tuple[bool, str]:
+    """Can `action` run on `platform`? (True, how) or (False, why not). `page_human` always can."""
+    if action == "page_human":
+        return True, "page on-call"
+    how = CAPABILITIES.get(action, {}).get(platform or "")
+    if how is None:
+        return False, f"{action} is not supported on {platform or 'an unknown platform'}"
+    if action == "revert_config" and change is not None:
+        source = change.get("source") if isinstance(change, dict) else change.source
+        if source not in CONFIG_CHANGE_SOURCES:
+            return False, (f"revert_config can undo SSM Parameter Store and AppConfig changes, not a "
+                           f"{source or 'untyped'} change")
+    return True, how
+
+
+def platform_of(target: str) -> str:
+    return target.split("/", 1)[0]
 
 
 class RunbookError(ValueError):
@@ -53,15 +106,57 @@ class Facts:
     recent_deploy: bool = False           # a deploy of the service within the window before the onset
     error_spike: bool = False             # an error metric rose, or error log templates are new since the onset
     culprit_is_deploy: bool = False       # the diagnosis names a deploy as the culprit
-    confidence: float = 0.0
+    confidence: float = 0.0               # the diagnosis' confidence as checked here (0 when it could not be)
     text: str = ""                        # alert titles, error templates and the diagnosis summary, for patterns
+    supported: bool = True                # False: the hypotheses do not back the named cause; plan as unknown
+    doubt: str = ""                       # why the confidence was lowered or the cause not trusted
+    culprit_change: ChangeEvent | None = None   # the change the diagnosis blames, from the evidence
+
+
+# The analyzer's abstention rules, applied again to whatever named the cause (the model included):
+# the named hypothesis must score at least this, and this far ahead of any other.
+ABSTAIN_BELOW = 0.45
+MIN_MARGIN = 0.08
+
+
+def checked_confidence(cause: RootCause, evidence: Evidence | None = None) -> tuple[float, bool, str]:
+    """(confidence, supported, doubt): the confidence planning may rely on.
+
+    `unknown` is never supported. A cause the scored hypotheses do not back (below the
+    abstention line, or not clearly ahead of another) is not supported either, whoever named
+    it; without hypotheses the confidence cannot be checked and counts as 0 (approval needed).
+    A culprit that is not a change in the evidence is not trusted.
+    """
+    if cause.kind == "unknown":
+        return 0.0, False, "the diagnosis abstained (unknown)"
+    confidence = cause.confidence if 0.0 <= cause.confidence <= 1.0 else 0.0
+    if not cause.hypotheses:
+        return 0.0, True, "no scored hypotheses to check the confidence against"
+    own = [h for h in cause.hypotheses if h.kind == cause.kind and (h.culprit == cause.culprit or not cause.culprit)]
+    if not own:
+        return 0.0, False, f"no scored hypothesis supports {cause.kind} {cause.culprit or ''}".rstrip()
+    support = max(h.score for h in own)
+    others = [h.score for h in cause.hypotheses if h not in own and h.kind != "unknown"]
+    runner_up = max(others, default=0.0)
+    if support < ABSTAIN_BELOW:
+        return 0.0, False, f"{cause.kind} scores {support:.2f}, below the abstention line {ABSTAIN_BELOW}"
+    if runner_up > support or (support - runner_up < MIN_MARGIN and support < 1.0):
+        return 0.0, False, (f"{cause.kind} ({support:.2f}) is not clearly ahead of another hypothesis "
+                            f"({runner_up:.2f}): the margin rule abstains")
+    if evidence is not None and cause.kind in ("bad_deploy", "config_change"):
+        if cause.culprit not in {c.id for c in evidence.changes}:
+            return 0.0, True, f"the culprit {cause.culprit} is not a change in the evidence"
+    return confidence, True, ""
 
 
 def facts_of(cause: RootCause, incident: Incident, evidence: Evidence | None,
              recent: timedelta = timedelta(minutes=60)) -> Facts:
     texts = [a.title for a in incident.alerts] + [cause.summary]
     recent_deploy = error_spike = culprit_is_deploy = False
+    culprit_change = None
+    confidence, supported, doubt = checked_confidence(cause, evidence)
     if evidence is not None:
+        culprit_change = next((c for c in evidence.changes if c.id == cause.culprit), None)
         onset = evidence.onset or incident.opened_at
         deploys = [c for c in evidence.changes if c.kind == "deploy" and c.service == incident.service]
         recent_deploy = any(onset - recent <= c.at <= onset + timedelta(minutes=5) for c in deploys)
@@ -73,7 +168,8 @@ def facts_of(cause: RootCause, incident: Incident, evidence: Evidence | None,
             m.service == incident.service and re.search(r"5xx|error|fault|exception", m.name, re.I)
             and m.shape in ("step", "spike", "ramp") and m.change_ratio >= 2 for m in evidence.metrics)
     return Facts(recent_deploy=recent_deploy, error_spike=error_spike, culprit_is_deploy=culprit_is_deploy,
-                 confidence=cause.confidence, text="\n".join(t for t in texts if t))
+                 confidence=confidence, text="\n".join(t for t in texts if t), supported=supported, doubt=doubt,
+                 culprit_change=culprit_change)
 
 
 class Trigger(StrictConfig):
@@ -284,48 +380,78 @@ def select(runbooks: list[Runbook], cause: RootCause, incident: Incident, servic
 
 
 def plan(runbook: Runbook | None, cause: RootCause, incident: Incident, service: Service | None,
-         *, dry_run: bool = False, policy: GuardrailPolicy | None = None, facts: Facts | None = None) -> RemediationPlan:
+         *, dry_run: bool = False, policy: GuardrailPolicy | None = None, facts: Facts | None = None,
+         catalog: ServiceCatalog | None = None) -> RemediationPlan:
     """Turn the selected runbook into concrete actions on the incident's workload.
 
     The decision follows the service's autonomy level: observe plans and dry-runs without
     asking anyone; advise pages with the proposal; act_with_approval asks before every
     write; act_on_known_runbooks lets an autonomous runbook's writes run unless the policy
-    always wants approval for that action.
+    always wants approval for that action, or the checked confidence is below the policy's
+    floor. A write the platform cannot do (the capability table) is never planned; a
+    diagnosis the hypotheses do not back is planned as `unknown` (no writes). Rollbacks and
+    config reverts carry the culprit change from the evidence: their target is the state
+    before it, and a rollback goes to the workload whose deploy is the culprit.
     """
     policy = policy or GuardrailPolicy()
     facts = facts or facts_of(cause, incident, None)
     dry_run = dry_run or policy.dry_run
     if runbook is None:
-        return RemediationPlan(decision="escalate", dry_run=dry_run, reason=f"no runbook handles {cause.kind}",
-                               autonomy=policy.autonomy,
-                               actions=[Action(id="a1", type="page_human", target=incident.service,
-                                               requires_approval=False, reason="no runbook applies")])
+        why = f"no runbook handles {cause.kind}" + (f" ({facts.doubt})" if facts.doubt and not facts.supported else "")
+        return RemediationPlan(decision="escalate", dry_run=dry_run, reason=why, autonomy=policy.autonomy,
+                               actions=[_page(incident, "no runbook applies")])
     autonomy = policy.autonomy_for(runbook.name)
     steps, decided_by = runbook.steps_for(facts, service)
-    if cause.kind in HANDS_OFF:     # belt and braces: whatever a runbook says, these never write
-        steps = [s for s in steps if s.action not in WRITE_ACTIONS] or [
-            Step(action="page_human", reason=f"{cause.kind}: a human must decide")]
-    target = service.target if service else incident.service
-    actions = []
-    for i, step in enumerate(steps, start=1):
+    notes: list[str] = []
+    if cause.kind in HANDS_OFF or not facts.supported:     # whatever a runbook says, these never write
+        why = (f"{cause.kind}: a human must decide" if facts.supported else
+               f"the diagnosis {cause.kind} is not backed by the evidence ({facts.doubt}): a human must decide")
+        if not facts.supported:
+            notes.append(why)
+        steps = [s for s in steps if s.action not in WRITE_ACTIONS] or [Step(action="page_human", reason=why)]
+    low_confidence = facts.confidence < policy.confidence_floor
+    actions: list[Action] = []
+    for step in steps:
         params = dict(step.params)
-        if step.action in ("rollback_deployment", "revert_config") and cause.culprit:
+        workload = service
+        if step.action in RESTORES_CULPRIT and cause.culprit:
             params.setdefault("change_id", cause.culprit)
+            change = facts.culprit_change
+            if change is not None:
+                params.setdefault("change", change.model_dump(mode="json"))
+                owner = catalog.get(change.service) if catalog is not None else None
+                if step.action == "rollback_deployment" and owner is not None and change.service != incident.service:
+                    workload = owner          # roll back the service whose deploy is the culprit
+        if step.action != "page_human":
+            ok, why = capability(step.action, workload.platform if workload else None, params.get("change"))
+            if not ok:
+                notes.append(f"{step.action} is not planned: {why}")
+                continue
         write = step.action in WRITE_ACTIONS
         approval = step.approval or runbook.approval.default
         if not write:
             needs = False
+        elif low_confidence and autonomy in ("act_with_approval", "act_on_known_runbooks"):
+            needs = True                     # observe and advise never write at all
         elif autonomy == "act_on_known_runbooks":
             needs = approval == "required" or not runbook.approval.autonomous or step.action in policy.always_approve
         else:
             needs = autonomy == "act_with_approval"
-        actions.append(Action(id=f"a{i}", type=step.action, target=target if step.action != "page_human" else incident.service,
-                              params=params, requires_approval=needs, reason=step.reason or runbook.title,
+        target = incident.service if step.action == "page_human" else (workload.target if workload else incident.service)
+        actions.append(Action(id=f"a{len(actions) + 1}", type=step.action, target=target, params=params,
+                              requires_approval=needs, reason=step.reason or runbook.title,
                               revert=step.revert_mode if write else "none"))
     writes = [a for a in actions if a.is_write]
     reason = runbook.title + (f" (decision: {decided_by})" if decided_by else "")
+    if notes:
+        reason += "; " + "; ".join(notes)
     if not writes:
         decision = "escalate"
+        if not any(a.type == "page_human" for a in actions):
+            actions.append(_page(incident, "; ".join(notes) or "the runbook hands this incident to a human",
+                                 f"a{len(actions) + 1}"))
+        if notes:
+            reason = f"{runbook.title}: " + "; ".join(notes)
     elif autonomy == "observe":
         decision, dry_run = "execute", True
         reason = f"observe mode: {reason}; planned and dry-run only"
@@ -335,8 +461,37 @@ def plan(runbook: Runbook | None, cause: RootCause, incident: Incident, service:
                   f"({runbook.name}); a human decides and acts")
     elif any(a.requires_approval for a in writes):
         decision = "approve"
+        if low_confidence and autonomy == "act_on_known_runbooks":
+            reason += (f"; confidence {facts.confidence:.2f} is below the floor {policy.confidence_floor:.2f}"
+                       + (f" ({facts.doubt})" if facts.doubt else "") + ": every write needs approval")
     else:
         decision = "execute"
     verify = runbook.verify.model_dump()
     return RemediationPlan(runbook=runbook.name, decision=decision, actions=actions, dry_run=dry_run,
                            reason=reason, verify=verify, autonomy=autonomy, decided_by=decided_by)
+
+
+def _page(incident: Incident, reason: str, action_id: str = "a1") -> Action:
+    return Action(id=action_id, type="page_human", target=incident.service, requires_approval=False, reason=reason)
+
+
+def unsupported_steps(runbook: Runbook) -> list[str]:
+    """Problems `runbooks validate` reports: a write step that cannot run on a platform the runbook
+    (or its decision) is explicitly for."""
+    problems = []
+    for where, steps, platforms in [("steps", runbook.steps, runbook.trigger.platforms)] + [
+            (f"decisions.{d.name}", d.steps, d.when.platforms or runbook.trigger.platforms) for d in runbook.decisions]:
+        for step in steps:
+            if step.action == "page_human":
+                continue
+            for platform in platforms:
+                ok, why = capability(step.action, platform)
+                if not ok:
+                    problems.append(f"{runbook.name}: {where}: {why}")
+    return problems
+
+
+def coverage(runbook: Runbook) -> dict[str, list[str]]:
+    """For each write of the runbook, the platforms it can run on (the rest page a human instead)."""
+    return {s.action: [p for p in PLATFORMS if capability(s.action, p)[0]]
+            for s in runbook.all_steps() if s.action in WRITE_ACTIONS}

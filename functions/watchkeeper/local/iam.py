@@ -342,10 +342,18 @@ def _lambda(op: str, action: str, p: dict[str, Any], w: World) -> list[Access] |
 
 def _ecs(op: str, action: str, p: dict[str, Any], w: World) -> list[Access] | None:
     cluster = str(p.get("cluster") or "default").rsplit("/", 1)[-1]
+    context = (("ecs:cluster", w.arn("ecs", f"cluster/{cluster}")),)
+    if op == "ListTasks":
+        return [Access(action, "*", context=context)]
+    tasks = [p["task"]] if "task" in p else list(p.get("tasks") or [])
+    if tasks:
+        return [Access(action, t if t.startswith("arn:") else w.arn("ecs", f"task/{cluster}/{t}"), context=context)
+                for t in tasks]
     services = [p["service"]] if "service" in p else list(p.get("services") or [])
     if not services:
         return None
-    return [Access(action, s if s.startswith("arn:") else w.arn("ecs", f"service/{cluster}/{s}")) for s in services]
+    return [Access(action, s if s.startswith("arn:") else w.arn("ecs", f"service/{cluster}/{s}"), context=context)
+            for s in services]
 
 
 def _autoscaling(op: str, action: str, p: dict[str, Any], w: World) -> list[Access] | None:

@@ -19,7 +19,8 @@ _HOME = {
     "MetricSummary": "evidence",
     "AlertRef": "incident", "Incident": "incident", "StartInput": "incident",
     "Action": "remediation", "ActionResult": "remediation", "Escalation": "remediation",
-    "ExecutionResult": "remediation", "RemediationPlan": "remediation", "Verification": "remediation",
+    "ExecutionResult": "remediation", "Pin": "remediation", "RemediationPlan": "remediation",
+    "Verification": "remediation",
     "ReportRef": "report",
 }
 __all__ = sorted(_HOME)
@@ -47,5 +48,5 @@ if TYPE_CHECKING:
     from .diagnosis import Hypothesis, RootCause
     from .evidence import ChangeEvent, Evidence, EvidenceItem, LogTemplateStat, MetricSummary
     from .incident import AlertRef, Incident, StartInput
-    from .remediation import Action, ActionResult, Escalation, ExecutionResult, RemediationPlan, Verification
+    from .remediation import Action, ActionResult, Escalation, ExecutionResult, Pin, RemediationPlan, Verification
     from .report import ReportRef

@@ -52,6 +52,24 @@ class RemediationPlan(Contract):
         return any(a.requires_approval for a in self.actions if a.is_write)
 
 
+class Pin(Contract):
+    """The exact write an approver sees and Execute performs.
+
+    `target` is the state the write produces and `before` the live state it assumes, both
+    in the executor's own terms (a Kubernetes template hash, a task definition ARN, a
+    replica count...); `fingerprint` hashes `before`, so a change during the approval
+    window is noticed (`state_drifted`). `call` holds what the write needs beyond its
+    target (the revision to restore, the parameter version to copy)."""
+
+    target: dict[str, Any] = Field(default_factory=dict)
+    before: dict[str, Any] = Field(default_factory=dict)
+    call: dict[str, Any] = Field(default_factory=dict)
+    fingerprint: str = ""
+    summary: str = ""                     # "restore revision 356 (shop/web:1f2e)", for people
+    culprit: str | None = None            # the change id the diagnosis blamed, when `before` is that change's state
+    before_is_culprit: bool = False       # putting `before` back would redeploy the culprit
+
+
 class ActionResult(Contract):
     action_id: str
     type: ActionType
@@ -63,11 +81,16 @@ class ActionResult(Contract):
     after: dict[str, Any] = Field(default_factory=dict)
     blocked_by: str | None = None
     error: str | None = None
+    pin: Pin | None = None               # the exact target written (or previewed) and the before-state it assumed
+    key: str | None = None               # idempotency key: execution + action (+ "#revert")
+    reconciled: bool = False             # the outcome was read back from the live state after an unknown outcome
+    notes: list[str] = Field(default_factory=list)
 
 
 class ExecutionResult(Contract):
     status: Literal["executed", "planned", "blocked", "failed"]
     results: list[ActionResult] = Field(default_factory=list)
+    reverted: list[ActionResult] = Field(default_factory=list)   # earlier writes undone after a later one failed
 
 
 class Verification(Contract):
