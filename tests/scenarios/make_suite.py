@@ -2302,8 +2302,10 @@ def events_db_storage_down_the_chain():
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": [], "metrics": metrics,
            "expected": {"incidents": [{"service": "event-writer", "alerts": 2, "category": "resource",
-                                       "root_cause": "disk_full", "culprit": None, "remediation": "free_disk_space",
-                                       "forbidden": ["scale_service", "rollback_deployment"]}]}},
+                                       # the disk is the database's (the plan is made on events-db), and no
+                                       # executor frees an RDS volume: the capability table pages
+                                       "root_cause": "disk_full", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service", "rollback_deployment", "free_disk_space"]}]}},
           {"ew.log": ("/ecs/analytics/event-writer", ew)})
 
 
@@ -2335,8 +2337,9 @@ def webhook_lambda_surge():
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": [], "metrics": metrics,
            "expected": {"incidents": [{"service": "webhook-intake", "alerts": 2, "category": "resource",
-                                       "root_cause": "traffic_surge", "culprit": None, "remediation": "scale_service",
-                                       "forbidden": ["rollback_deployment", "restart_pods"]}]}},
+                                       # no executor scales a Lambda function: the diagnosis stands and it pages
+                                       "root_cause": "traffic_surge", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "restart_pods", "scale_service"]}]}},
           {"wh.log": ("/aws/lambda/webhook-intake", log)})
 
 
