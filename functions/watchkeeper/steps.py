@@ -674,7 +674,10 @@ def report_prefix(incident_id: str) -> str:
 
 
 def _about_the_culprit(incident: Incident, cause: RootCause, evidence: Evidence | None) -> Incident:
-    """A bad change deep in a dependency chain is undone where it was made: plan on the changed service."""
+    """A bad change deep in a dependency chain is undone where it was made: plan on the changed service.
+    A cause the analyzer placed down the chain (a dependency out of disk or leaking memory) is fixed there."""
+    if cause.service and cause.service != incident.service and cause.kind in ("disk_full", "memory_leak"):
+        return incident.model_copy(update={"service": cause.service, "service_info": None})
     if cause.kind not in ("bad_deploy", "config_change") or evidence is None:
         return incident
     change = next((c for c in evidence.changes if c.id == cause.culprit), None)

@@ -2101,6 +2101,286 @@ def token_forgery_no_traffic():
                                        "forbidden": ["rollback_deployment"]}]}},
           {"partner.log": ("/aws/lambda/partner-api", log)})
 
+# --- wording unlike the rest: pino's numeric levels, zerolog, Lambda's Python logger, MySQL and Apache logs,
+# a JSON access log, sshd; metric names the analyzer has not seen; two hours of history, sparse logs ---------
+def m2(rng: Rng, now: datetime, service: str, ns: str, name: str, unit: str, shape, noise=0.05, digits=2) -> dict:
+    return {"service": service, "namespace": ns, "name": name, "unit": unit,
+            "points": series(rng, now, shape, noise=noise, minutes=120, digits=digits)}
+
+
+def pino(t: datetime, level: str, msg: str, **kw) -> str:
+    lv = {"info": 30, "warn": 40, "error": 50, "fatal": 60}[level]
+    return json.dumps({"level": lv, "time": int(t.timestamp() * 1000), "pid": 1, "hostname": "ip-10-2-3-4", "msg": msg,
+                       **kw}, separators=(",", ":"))
+
+
+def zerolog(t: datetime, level: str, message: str, **kw) -> str:
+    return json.dumps({"level": level, "time": iso(t), **kw, "message": message}, separators=(",", ":"))
+
+
+def pylog(t: datetime, level: str, logger: str, msg: str) -> str:
+    return f"{t:%Y-%m-%d %H:%M:%S},{t.microsecond // 1000:03d} {level.upper()} [{logger}] {msg}"
+
+
+def apache(rng: Rng, t: datetime, ip: str, method: str, path: str, status: int, size: int | None = None) -> str:
+    return (f"{ip} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] \"{method} {path} HTTP/1.1\" {status} {size or rng.randint(200, 5000)} "
+            f"\"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"")
+
+
+def lambda_py(t: datetime, rng: Rng, level: str, msg: str) -> str:
+    return f"[{level.upper()}]\t{iso_ms(t)}\t{rng.uid()}\t{msg}"
+
+
+@scenario
+def storefront_four_hops_mysql():
+    """storefront -> cart-svc -> pricing-rules -> rules-db: MySQL runs out of connections; every hop above alerts."""
+    rng = Rng(9101)
+    now = parse("2026-07-14T09:41:00Z")
+    acct = "402211556677"
+    onset = now - timedelta(minutes=14)
+    start = now - timedelta(hours=2)
+    services = [
+        svc("storefront", "frontend", "ecs", "/ecs/shop-prod/storefront", ["cart-svc"], workload="storefront", cluster="shop-prod"),
+        svc("cart-svc", "api", "eks", "/aws/containerinsights/shop-eks/application/cart-svc", ["pricing-rules"],
+            namespace="commerce", workload="cart-svc", cluster="shop-eks"),
+        svc("pricing-rules", "worker", "lambda", "/aws/lambda/pricing-rules", ["rules-db"], workload="pricing-rules"),
+        svc("rules-db", "database", "rds", "/aws/rds/instance/rules-db/error", [], workload="rules-db"),
+        svc("wishlist", "api", "ecs", "/ecs/shop-prod/wishlist", [], workload="wishlist", cluster="shop-prod"),
+    ]
+    sf = Log(rng)
+    sf.every(start, now, 40, lambda t: pino(t, "info", "request completed", req={"method": "GET", "url": f"/p/{rng.slug(6)}"},
+                                            res={"statusCode": 200}, responseTime=rng.randint(20, 200)))
+    sf.every(onset + timedelta(minutes=1), now, 20, lambda t: pino(t, "error", "cart fragment unavailable: upstream cart-svc responded 503",
+                                                                  upstream="cart-svc", attempt=rng.randint(1, 3)))
+    cart = Log(rng)
+    cart.every(start, now, 45, lambda t: zerolog(t, "info", "cart priced", items=rng.randint(1, 9), dur_ms=rng.randint(5, 60)))
+    cart.every(onset + timedelta(seconds=40), now, 20, lambda t: zerolog(
+        t, "error", "pricing-rules invocation failed", caller="pricing/client.go:88", error="Unhandled: pymysql.err.OperationalError"))
+    pr = Log(rng)
+    pr.every(start, now, 60, lambda t: f"REPORT RequestId: {rng.uid()}\tDuration: {rng.uniform(3, 30):.2f} ms\tBilled Duration: {rng.randint(4, 31)} ms\tMemory Size: 256 MB\tMax Memory Used: {rng.randint(60, 90)} MB")
+    pr.every(onset, now, 20, lambda t: lambda_py(t, rng, "error", "OperationalError: (1040, 'Too many connections') while "
+                                                                  "connecting to rules-db.c9xk2ab.eu-west-1.rds.amazonaws.com"))
+    db = Log(rng)
+    db.every(start, now, 400, lambda t: f"{iso(t)} {rng.randint(10, 99)} [Note] [MY-010914] [Server] Aborted connection {rng.randint(1000, 99999)} to db: 'rules' user: 'app' host: '10.8.{rng.randint(1, 9)}.{rng.randint(2, 250)}' (Got an error reading communication packets)")
+    db.every(onset, now, 25, lambda t: f"{iso(t)} {rng.randint(10, 99)} [Warning] [MY-010055] [Server] Too many connections: max_connections 320 reached")
+    metrics = [
+        m2(rng, now, "storefront", "Shop/Storefront", "FragmentErrors", "Count", step_at(onset + timedelta(minutes=1), 1, 30), 0.15, 0),
+        m2(rng, now, "storefront", "AWS/ApplicationELB", "RequestCount", "Count", flat(7000), 0.04, 0),
+        m2(rng, now, "cart-svc", "ContainerInsights", "pod_cpu_utilization", "Percent", flat(28), 0.05),
+        m2(rng, now, "pricing-rules", "AWS/Lambda", "Errors", "Count", step_at(onset, 0.2, 45), 0.1, 0),
+        m2(rng, now, "pricing-rules", "AWS/Lambda", "Duration", "Milliseconds", step_at(onset, 18, 2900), 0.05),
+        m2(rng, now, "rules-db", "AWS/RDS", "DatabaseConnections", "Count", step_at(onset - timedelta(minutes=1), 90, 320, 3), 0.02, 0),
+        m2(rng, now, "rules-db", "AWS/RDS", "CPUUtilization", "Percent", step_at(onset, 20, 71), 0.05),
+    ]
+    alerts = [
+        datadog(rng, now, "storefront fragment errors above 10/min", "service:storefront,env:prod,team:web",
+                "shop.storefront.fragment_errors", "sum(last_5m):sum:shop.storefront.fragment_errors{env:prod} > 50",
+                "Fragment errors crossed the threshold"),
+        grafana(rng, now + timedelta(minutes=1), "CartErrorBudgetBurn", {"service": "cart-svc", "severity": "page"},
+                "cart-svc burns its error budget", "error ratio 18% over 5m", 0.18),
+        cw_event(rng, acct, now + timedelta(minutes=2), "pricing-rules-errors", "Function errors of pricing-rules",
+                 "AWS/Lambda", "Errors", {"FunctionName": "pricing-rules"}, 45, 5),
+        cw_sns(rng, acct, now + timedelta(minutes=3), "rules-db-connections-high", "rules-db connections above 300",
+               "AWS/RDS", "DatabaseConnections", {"DBInstanceIdentifier": "rules-db"}, 320, 300),
+    ]
+    changes = [
+        change("deploy-cart-svc-318", "deploy", "cart-svc", now - timedelta(minutes=52), "kubernetes", "noa",
+               "Cart badge colours", 318, 317, "aa11bb2"),
+        change("ecs-wishlist-td-12", "deploy", "wishlist", now - timedelta(minutes=9), "ecs", "ci", "wishlist:12", 12, 11, "cc22dd3"),
+    ]
+    write({"name": "storefront-four-hops-mysql", "description": "rules-db (MySQL) is out of connections; pricing-rules, cart-svc and storefront fail above it. Four log formats, pino's numeric levels among them.",
+           "now": iso(now), "account": acct, "region": "eu-west-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "storefront", "alerts": 4, "category": "availability",
+                                       "root_cause": "dependency_failure", "culprit": "rules-db", "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "scale_service", "restart_pods"]}]}},
+          {"sf.log": ("/ecs/shop-prod/storefront", sf), "cart.log": ("/aws/containerinsights/shop-eks/application/cart-svc", cart),
+           "pr.log": ("/aws/lambda/pricing-rules", pr), "db.log": ("/aws/rds/instance/rules-db/error", db)})
+
+
+@scenario
+def portal_stuffing_apache_401():
+    """Credential stuffing against an EC2 portal: traffic x3, 401s in the Apache log, Spring's 'Bad credentials'."""
+    rng = Rng(9202)
+    now = parse("2026-03-21T02:14:00Z")
+    acct = "559900112233"
+    onset = now - timedelta(minutes=17)
+    start = now - timedelta(hours=2)
+    services = [svc("member-portal", "frontend", "ec2", "/ec2/portal/member-portal", ["member-db"], workload="member-portal-asg"),
+                svc("member-db", "database", "rds", None, [], workload="member-db")]
+    log = Log(rng)
+    bots = [rng.ip("203.0.113.") for _ in range(40)]
+    log.every(start, now, 30, lambda t: apache(rng, t, rng.ip("10.9."), "GET", rng.choice(["/home", f"/account/{rng.randint(100, 9999)}", "/static/app.js"]), 200))
+    log.every(start, now, 80, lambda t: apache(rng, t, rng.ip("10.9."), "POST", "/signin", rng.choice([302, 302, 302, 401])))
+    log.every(onset, now, 5, lambda t: apache(rng, t, rng.choice(bots), "POST", "/signin", 401, 512))
+    log.every(start, now, 90, lambda t: spring(t, "INFO", f"http-nio-8443-exec-{rng.randint(1, 50)}", "c.m.p.auth.LoginController",
+                                               f"login ok for member {rng.randint(10000, 99999)}"))
+    log.every(onset, now, 7, lambda t: spring(t, "WARN", f"http-nio-8443-exec-{rng.randint(1, 50)}",
+                                              "o.s.s.a.ProviderManager", "Authentication attempt rejected: Bad credentials"))
+    metrics = [
+        m2(rng, now, "member-portal", "AWS/ApplicationELB", "RequestCount", "Count", step_at(onset, 1500, 4700, 3), 0.05, 0),
+        m2(rng, now, "member-portal", "AWS/ApplicationELB", "TargetResponseTime", "Seconds", step_at(onset, 0.12, 0.48, 3), 0.05, 3),
+        m2(rng, now, "member-portal", "AWS/EC2", "CPUUtilization", "Percent", step_at(onset, 26, 79, 3), 0.05),
+        m2(rng, now, "member-portal", "Portal/Auth", "signin_rejections", "Count", step_at(onset, 3, 1250, 3), 0.1, 0),
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "member-portal-response-time", "Portal target response time above 400ms",
+               "AWS/ApplicationELB", "TargetResponseTime", {"LoadBalancer": "app/member-portal/5f1e", "TargetGroup": "targetgroup/member-portal-tg/9a"}, 0.48, 0.4),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "member-portal-cpu-high", "member portal CPU above 75%", "AWS/EC2",
+               "CPUUtilization", {"AutoScalingGroupName": "member-portal-asg"}, 79, 75),
+    ]
+    changes = [change("codedeploy-member-portal-d-8841", "deploy", "member-portal", now - timedelta(hours=4), "codedeploy",
+                      "ci", "Release 5.2.1", "5.2.1", "5.2.0", "77ab12c")]
+    write({"name": "portal-stuffing-apache-401", "description": "Credential stuffing from 40 addresses: volume x3, sign-in rejections; alerts only on latency and CPU.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "member-portal", "alerts": 2, "category": "performance",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service", "rollback_deployment", "restart_pods"]}]}},
+          {"portal.log": ("/ec2/portal/member-portal", log)})
+
+
+@scenario
+def listings_scraper_json_403():
+    """A scraper triples traffic; the API answers its token-less calls 403 (JSON access log, no WAF)."""
+    rng = Rng(9010)
+    now = parse("2026-08-30T03:03:00Z")
+    acct = "727272161616"
+    onset = now - timedelta(minutes=22)
+    start = now - timedelta(hours=2)
+    services = [svc("listings-api", "api", "eks", "/eks/homes/listings-api", [], namespace="homes", workload="listings-api",
+                    cluster="homes-eks")]
+    log = Log(rng)
+
+    def hit(t, status, ip):
+        return json.dumps({"ts": iso_ms(t), "lvl": "info", "event": "http_request", "path": f"/listings/{rng.randint(1, 99999)}",
+                           "status": status, "duration_ms": rng.randint(1, 120), "client_ip": ip})
+    log.every(start, now, 20, lambda t: hit(t, 200, rng.ip("10.3.")))
+    log.every(onset, now, 5, lambda t: hit(t, 403, rng.choice(["198.51.100.23", "198.51.100.24"])))
+    metrics = [
+        m2(rng, now, "listings-api", "Homes/Listings", "http_requests_total", "Count", step_at(onset, 2400, 7400, 3), 0.05, 0),
+        m2(rng, now, "listings-api", "Homes/Listings", "http_request_duration_p95", "Seconds", step_at(onset, 0.1, 0.38, 3), 0.05, 3),
+        m2(rng, now, "listings-api", "ContainerInsights", "pod_cpu_utilization", "Percent", step_at(onset, 30, 83, 3), 0.05),
+    ]
+    alerts = [grafana(rng, now, "ListingsTrafficHigh", {"service": "listings-api", "severity": "warning"},
+                      "listings-api request rate 3x normal", "rate above 6000/min", 7400),
+              grafana(rng, now + timedelta(minutes=1), "ListingsLatencyHigh", {"service": "listings-api", "severity": "critical"},
+                      "listings-api p95 latency high", "p95 above 300ms", 0.38)]
+    write({"name": "listings-scraper-json-403", "description": "A scraper without credentials triples traffic; the API answers it 403. Not demand.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": [], "metrics": metrics,
+           "expected": {"incidents": [{"service": "listings-api", "alerts": 2, "category": "performance",
+                                       "root_cause": "security_event", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service"]}]}},
+          {"listings.log": ("/eks/homes/listings-api", log)})
+
+
+@scenario
+def events_db_storage_down_the_chain():
+    """An RDS instance's free storage falls for hours; its log group is empty; the writer's flushes relay DiskFull."""
+    rng = Rng(9515)
+    now = parse("2026-03-03T03:33:00Z")
+    acct = "787800002222"
+    start = now - timedelta(hours=2)
+    full_at = now - timedelta(minutes=10)
+    services = [svc("events-db", "database", "rds", "/aws/rds/instance/events-db/postgresql", [], workload="events-db"),
+                svc("event-writer", "worker", "ecs", "/ecs/analytics/event-writer", ["events-db"], workload="event-writer",
+                    cluster="analytics")]
+    ew = Log(rng)
+    ew.every(start, now, 20, lambda t: pylog(t, "info", "writer", f"flushed {rng.randint(100, 900)} events"))
+    ew.every(full_at, now, 8, lambda t: pylog(t, "error", "writer", 'flush failed: psycopg.errors.DiskFull: could not extend '
+                                                                   'file "base/16384/24601": No space left on device'))
+    metrics = [m2(rng, now, "events-db", "AWS/RDS", "FreeStorageSpace", "Bytes",
+                  lambda i, t: max(2.0e8, 4.2e10 - 3.5e8 * max(0, (t - start).total_seconds() / 60)), 0.002, 0),
+               m2(rng, now, "events-db", "AWS/RDS", "CPUUtilization", "Percent", flat(24), 0.05),
+               m2(rng, now, "event-writer", "Analytics/Writer", "flush_failures", "Count", step_at(full_at, 0, 10), 0.1, 0)]
+    alerts = [cw_sns(rng, acct, now, "events-db-free-storage-low", "events-db free storage below 1 GB", "AWS/RDS", "FreeStorageSpace",
+                     {"DBInstanceIdentifier": "events-db"}, 2.0e8, 1.0e9, op="LessThanThreshold"),
+              cw_sns(rng, acct, now + timedelta(minutes=1), "event-writer-flush-failures", "event-writer flush failures",
+                     "Analytics/Writer", "flush_failures", {"Service": "event-writer"}, 10, 3)]
+    write({"name": "events-db-storage-down-the-chain", "description": "events-db runs out of storage; the writer's flushes fail with DiskFull. The disk to free is the database's.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": [], "metrics": metrics,
+           "expected": {"incidents": [{"service": "event-writer", "alerts": 2, "category": "resource",
+                                       # the disk is the database's (the plan is made on events-db), and no
+                                       # executor frees an RDS volume: the capability table pages
+                                       "root_cause": "disk_full", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["scale_service", "rollback_deployment", "free_disk_space"]}]}},
+          {"ew.log": ("/ecs/analytics/event-writer", ew)})
+
+
+@scenario
+def webhook_lambda_surge():
+    """A partner replays a day of webhooks: a Lambda's invocations triple and it throttles; no change anywhere."""
+    rng = Rng(9313)
+    now = parse("2026-07-01T06:30:00Z")
+    acct = "121233344455"
+    onset = now - timedelta(minutes=15)
+    start = now - timedelta(hours=2)
+    services = [svc("webhook-intake", "api", "lambda", "/aws/lambda/webhook-intake", [], workload="webhook-intake")]
+    log = Log(rng)
+
+    def report(t):
+        return (f"REPORT RequestId: {rng.uid()}\tDuration: {rng.uniform(40, 95):.2f} ms\tBilled Duration: {rng.randint(41, 96)} ms"
+                f"\tMemory Size: 1024 MB\tMax Memory Used: {rng.randint(150, 190)} MB")
+    log.every(start, onset, 20, report)
+    log.every(onset, now, 7, report)
+    metrics = [m2(rng, now, "webhook-intake", "AWS/Lambda", "Invocations", "Count", step_at(onset, 2100, 6600, 3), 0.05, 0),
+               m2(rng, now, "webhook-intake", "AWS/Lambda", "ConcurrentExecutions", "Count", step_at(onset, 70, 250, 3), 0.05, 0),
+               m2(rng, now, "webhook-intake", "AWS/Lambda", "Throttles", "Count", step_at(onset + timedelta(minutes=2), 0, 140), 0.1, 0),
+               m2(rng, now, "webhook-intake", "AWS/Lambda", "Duration", "Milliseconds", flat(62), 0.05)]
+    alerts = [cw_event(rng, acct, now, "webhook-intake-throttles", "webhook-intake is being throttled", "AWS/Lambda", "Throttles",
+                       {"FunctionName": "webhook-intake"}, 140, 20),
+              cw_event(rng, acct, now + timedelta(minutes=1), "webhook-intake-concurrency", "webhook-intake concurrency near its limit",
+                       "AWS/Lambda", "ConcurrentExecutions", {"FunctionName": "webhook-intake"}, 250, 200)]
+    write({"name": "webhook-lambda-surge", "description": "A partner replays a day of webhooks: invocations x3, the function throttles. Demand, not an attack.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": [], "metrics": metrics,
+           "expected": {"incidents": [{"service": "webhook-intake", "alerts": 2, "category": "resource",
+                                       # no executor scales a Lambda function: the diagnosis stands and it pages
+                                       "root_cause": "traffic_surge", "culprit": None, "remediation": "page_human",
+                                       "forbidden": ["rollback_deployment", "restart_pods", "scale_service"]}]}},
+          {"wh.log": ("/aws/lambda/webhook-intake", log)})
+
+
+@scenario
+def settlement_heap_creeps():
+    """An ECS worker's JVM heap creeps up for hours (available memory falls); a neighbour deployed 6 minutes before."""
+    rng = Rng(9303)
+    now = parse("2026-05-05T17:33:00Z")
+    acct = "311122334455"
+    start = now - timedelta(hours=2)
+    services = [svc("settlement-worker", "worker", "ecs", "/ecs/pay/settlement-worker", ["ledger-gw"], workload="settlement-worker", cluster="pay"),
+                svc("ledger-gw", "api", "ecs", None, [], workload="ledger-gw", cluster="pay"),
+                svc("payout-ui", "frontend", "ecs", None, ["settlement-worker"], workload="payout-ui", cluster="pay")]
+    log = Log(rng)
+    log.every(start, now, 25, lambda t: json.dumps({"@timestamp": iso_ms(t), "level": "INFO", "logger_name": "c.p.s.BatchRunner",
+                                                    "message": f"settled batch {rng.hexid(8)} ({rng.randint(10, 400)} items)"}))
+    log.every(now - timedelta(minutes=50), now, 150, lambda t: json.dumps({"@timestamp": iso_ms(t), "level": "WARN", "logger_name": "gc",
+                                                                          "message": f"GC pause (G1 Evacuation Pause) {rng.randint(400, 1200)}ms, heap after GC {rng.randint(1700, 1900)}M of 2048M"}))
+    metrics = [
+        m2(rng, now, "settlement-worker", "Pay/Settlement", "jvm_heap_free_bytes", "Bytes", ramp_from(start - timedelta(minutes=45), 1.1e9, -7.5e6), 0.006, 0),
+        m2(rng, now, "settlement-worker", "AWS/ECS", "CPUUtilization", "Percent", flat(41), 0.05),
+        m2(rng, now, "settlement-worker", "Pay/Settlement", "batches_settled", "Count", flat(60), 0.06, 0),
+    ]
+    alerts = [
+        cw_event(rng, acct, now, "settlement-worker-heap-free-low", "free JVM heap of settlement-worker below 200 MB",
+                 "Pay/Settlement", "jvm_heap_free_bytes", {"ClusterName": "pay", "ServiceName": "settlement-worker"}, 1.8e8, 2e8),
+        pagerduty(rng, now + timedelta(minutes=3), "settlement-worker: free heap low", "Settlement Worker",
+                  "settlement-worker/heap", "Q7SETL01", 5521, priority="P3", urgency="low"),
+    ]
+    changes = [change("ecs-payout-ui-td-71", "deploy", "payout-ui", now - timedelta(minutes=6), "ecs", "ima",
+                      "payout-ui:71 (new date picker)", 71, 70, "71d0c0e"),
+               change("ecs-settlement-worker-td-44", "deploy", "settlement-worker", now - timedelta(days=2, hours=3), "ecs",
+                      "ci", "settlement-worker:44", 44, 43, "4400aa1")]
+    write({"name": "settlement-heap-creeps", "description": "settlement-worker's free heap falls for hours (its last deploy was two days ago); payout-ui deployed 6 minutes before the alert and is innocent.",
+           "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
+           "changes": changes, "metrics": metrics,
+           "expected": {"incidents": [{"service": "settlement-worker", "alerts": 2, "category": "resource",
+                                       "root_cause": "memory_leak", "culprit": None, "remediation": "restart_pods",
+                                       "forbidden": ["rollback_deployment", "scale_service"]}]}},
+          {"worker.log": ("/ecs/pay/settlement-worker", log)})
+
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,8 @@ def test_severity_takes_the_highest_priority_and_the_storm_size():
     ("p95 latency above 500 ms", "performance"),
     ("Invoice rendering failures", "availability"),
     ("HTTP 503 from the load balancer", "availability"),
+    ("Dropped notifications above 10/min", "availability"),     # lost work is unavailability
+    ("orders DLQ not empty", "availability"),
 ])
 def test_numbers_with_units_are_not_status_codes(title, expected):
     from datetime import datetime, timezone

@@ -201,7 +201,154 @@ def test_cli_streams_jsonl(tmp_path, monkeypatch):
 def test_miner_package_does_not_import_heavy_deps():
     import subprocess
 
-    code = ("import sys, watchkeeper.domain.logs.cli as c; c.TemplateMiner(); "
-            "bad=[m for m in ('boto3','pydantic','rich','typer') if m in sys.modules]; print(bad)")
+    code = ("import sys, watchkeeper.domain.logs.cli as c; c.TemplateMiner().add_all(['a 1', 'b 2']); "
+            "bad=[m for m in ('boto3','pydantic','rich','typer','drain3','jsonpickle','logging') "
+            "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the digit-shape fast path ---------------------------------------------------------------
+def _reference_masked(line: str) -> str:
+    """What the miner masks a line to, computed the slow way: parse, then every masking rule."""
+    return Masker(typed=False).mask(template_text(parse_line(line.rstrip("\r\n"))))
+
+
+SHAPE_LINES = [
+    "Failed password for root from 10.0.0.1 port 22 ssh2",
+    "Failed password for root from 172.16.4.99 port 60122 ssh3",   # the kept digit differs: a new text
+    "Failed password for root from 192.168.1.7 port 4022 ssh2",
+    "mask 0x10 at 0xdeadBEEF",
+    "mask 5x10 at 7xdeadBEEF",                  # same digit shape as a hex literal, but not one
+    "retry 2x then 0x1f",
+    "interface en0 up after 12ms", "interface en1 up after 3ms", "interface en7 up after 999ms",
+    "IO80211Interface::postMessage bssid 12 changed",
+    "IO90211Interface::postMessage bssid 45 changed",
+    "2026-11-29T01:55:14.302Z level=30 msg=\"served 12 rows\"",
+    "2026-11-29T01:55:15.302Z level=50 msg=\"served 99 rows\"",
+    '2026-11-29T01:55:14.302Z {"level":30,"msg":"done in 5ms","n":1e400}',
+    '2026-11-29T01:55:14.302Z {"level":50,"msg":"done in 7ms","n":0.1234567890123456789}',
+    '{"msg":"caf\\u00e9 12"}', '{"msg":"caf\\u00f9 13"}',
+    'level=error msg="bad \\"thing 7\\" happened" code=7',
+    "node-17 wrote 1.5 GiB to /var/lib/x9/data in 4h2m3s",
+    "node-28 wrote 2.5 GiB to /var/lib/x1/data in 1h9m8s",
+    "block blk_-1608999687919862906 of 3 replicas",
+    "AppleThunderboltNHIType2::waitForOk2Go2Sx - retries = 3",
+    "AppleThunderboltNHIType9::waitForOk2Go2Sx - retries = 7",
+    "Échec: mot de passe refusé pour josé depuis 10.0.0.1 port 22 ssh2",     # multi-byte characters before kept digits
+    "Échec: mot de passe refusé pour josé depuis 10.9.8.7 port 2222 ssh2",
+]
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_digit_shape_cache_masks_every_line_as_the_slow_path_does(as_bytes):
+    """Lines that differ only in their digits share a cache entry; the result must be exactly what
+    masking each line on its own gives, including digits a template keeps (ssh2, en0) and hex literals."""
+    lines = SHAPE_LINES * 2 + [x.replace("1", "4").replace("2", "8") for x in SHAPE_LINES]
+    feed = [x.encode() + b"\n" for x in lines] if as_bytes else [x + "\n" for x in lines]
+    m = TemplateMiner()
+    assert m._mine_all(feed) == [_reference_masked(x) for x in lines]
+
+
+def test_renumbered_copies_land_in_the_same_templates_as_the_original():
+    import random
+    import re
+
+    rng = random.Random(3)
+    base = SHAPE_LINES[:11] + SHAPE_LINES[18:]
+    renumbered = [re.sub(r"\d+", lambda mm: str(rng.randrange(10 ** (len(mm.group()) - 1), 10 ** len(mm.group()))), x)
+                  for x in base]
+    m = TemplateMiner()
+    out = m.add_all([x.encode() for x in base + renumbered])
+    # every renumbered line is grouped with an original line of the same masked text
+    for x, y, (t1, _), (t2, _) in zip(base, renumbered, out[:len(base)], out[len(base):]):
+        if _reference_masked(x) == _reference_masked(y):
+            assert t1 == t2, (x, y)
+
+
+def test_cli_reads_bytes_and_counts_lines_by_newline_only(tmp_path, monkeypatch):
+    from watchkeeper.domain.logs.cli import logs_cluster
+
+    f = tmp_path / "x.log"
+    f.write_bytes(b"a 1\r\nb\rc\nbad \xff byte 2\na 2\n")
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", buf)
+    logs_cluster(str(f), jsonl=True)
+    rows = [json.loads(x) for x in buf.getvalue().splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["template_id"] == rows[3]["template_id"] and rows[0]["template"] == "a <*>"
+    assert "\ufffd" in rows[2]["template"]
+
+
+# --- Drain, our own port ------------------------------------------------------------------------------
+def _corpus(n=600, seed=5):
+    import random
+
+    rng = random.Random(seed)
+    verbs = ["opened", "closed", "failed", "retried", "dropped"]
+    words = [f"w{i}x" for i in range(150)]       # more first tokens than a node may hold children
+    out = []
+    for _ in range(n):
+        k = rng.randint(1, 7)
+        toks = [rng.choice(words) if rng.random() < 0.5 else rng.choice(verbs) for _ in range(k)]
+        if rng.random() < 0.3:
+            toks.insert(rng.randrange(len(toks) + 1), "<*>")
+        if rng.random() < 0.1:
+            toks[0] = f"n{rng.randint(0, 9)}"      # a first token with a digit goes to the wildcard child
+        out.append(" ".join(toks) if rng.random() > 0.01 else "")
+    return out
+
+
+def test_drain_port_matches_drain3_cluster_for_cluster():
+    from drain3.drain import Drain as Drain3
+
+    from watchkeeper.domain.logs.drain import Drain
+
+    class Reference(Drain3):        # drain3 with the miner's one change to the similarity
+        get_seq_distance = Drain.get_seq_distance
+
+    for sim_th, depth, max_children in [(0.7, 4, 100), (0.4, 4, 20), (0.5, 5, 8)]:
+        ours, theirs = Drain(depth, sim_th, max_children), Reference(depth=depth, sim_th=sim_th,
+                                                                    max_children=max_children)
+        for line in _corpus():
+            a, b = ours.add_log_message(line), theirs.add_log_message(line)
+            assert (a[0].cluster_id, a[0].log_template_tokens, a[1]) == (b[0].cluster_id, b[0].log_template_tokens, b[1])
+        assert {c.cluster_id: c.size for c in ours.clusters} == {c.cluster_id: c.size for c in theirs.clusters}
+        # the state round-trips, and a drain3 object converts to the same tree
+        for copy in (Drain.from_dict(json.loads(json.dumps(ours.to_dict()))), Drain.from_drain3(theirs)):
+            assert copy.to_dict() == ours.to_dict()
+
+
+def test_miner_state_of_the_first_format_still_loads():
+    """States saved before the miner had its own Drain (drain3 pickled by jsonpickle) keep their ids."""
+    from pathlib import Path
+
+    blob = (Path(__file__).parent / "data" / "miner_state_v1.bin").read_bytes()
+    m = TemplateMiner.from_state(blob)
+    assert m.add("worker 9 started in 1ms").template_id == "c1"
+    assert m.add("session opened for user carol").template_id == "c5"
+    assert m.add_all(["VM Started now", "VM Paused now"]) == [("c3", "VM Started now"), ("c4", "VM Paused now")]
+    assert m.add("something never seen before").template_id == "c6"
+    again = TemplateMiner.from_state(m.state_bytes())
+    assert again.add("cache miss for key user:7").template_id == "c2"
+
+
+def test_parse_pino_numeric_levels():
+    assert parse_line('{"level":50,"time":1700000000000,"msg":"upstream failed"}').level == "ERROR"
+    assert parse_line('{"level":30,"time":1700000000000,"msg":"ok"}').level == "INFO"
+    assert parse_line('{"level":40,"msg":"slow"}').level == "WARN"
+    assert parse_line("level=50 msg=x").level == "50"      # text: a number is not read as a level
+
+
+@pytest.mark.parametrize("line, status", [
+    ('10.1.1.1 - - [21/Mar/2026:02:14:00 +0000] "POST /signin HTTP/1.1" 401 512 "-" "curl/8"', 401),
+    ('{"level":30,"msg":"request completed","res":{"statusCode":403}}', 403),
+    ('lvl=info msg="handled request" method=GET route=/x code=503 took=3ms', 503),
+    ("2026-01-01 10:00:00.123  INFO 1 --- [exec-1] o.a.c.c.AccessLog : GET /claims/x -> 500 in 12 ms", 500),
+    ('{"severity":"INFO","message":"request finished","status_code":200}', 200),
+    ("order 401 shipped to 10.0.0.1", None),
+])
+def test_http_status_of_access_log_lines(line, status):
+    from watchkeeper.domain.logs.parse import http_status
+
+    assert http_status(parse_line(line)) == status

@@ -30,6 +30,16 @@ def test_ramp_is_recognized():
     assert T0 + timedelta(minutes=88) <= s.onset <= T0 + timedelta(minutes=100)
 
 
+def test_a_fall_over_the_whole_window_is_a_drop_from_its_start():
+    """Free space falling for hours has no flat baseline to deviate from: the fit's start is the baseline."""
+    s = summarize(series([4.2e10 - 2.3e8 * i + (i % 3) * 1e7 for i in range(180)]))
+    assert s.shape == "drop" and s.onset == T0 and s.change_ratio < 0.05
+
+
+def test_noise_around_a_level_is_no_fall():
+    assert summarize(series([50 - (i % 7) for i in range(180)])).onset is None
+
+
 def write(kind="rollback_deployment", **params):
     return Action(id="a1", type=kind, target="eks/c/ns/app", params=params)
 

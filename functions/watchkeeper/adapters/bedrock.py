@@ -329,7 +329,8 @@ def merge(report: ModelReport, baseline: RootCause, incident: Incident, evidence
         confidence = min(report.confidence, cap)
     cited = list(dict.fromkeys(eid for c in claims for eid in c.evidence_ids))
     summary = redact(report.summary.strip())[:1000] or "; ".join(redact(c.text) for c in claims)[:1000]
-    return RootCause(kind=report.kind, culprit=culprit, confidence=round(min(confidence, MAX_CONFIDENCE), 2),
+    return RootCause(kind=report.kind, culprit=culprit, service=baseline.service if agrees else None,
+                     confidence=round(min(confidence, MAX_CONFIDENCE), 2),
                      summary=summary, evidence=cited, hypotheses=baseline.hypotheses), ""
 
 

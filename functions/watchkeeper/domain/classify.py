@@ -24,7 +24,7 @@ _CATEGORY_PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = (
                             r"freeable|throttl", re.I)),
     ("availability", re.compile(r"5xx|\b50[0-4]\b(?!\s*(ms|milliseconds|msec)\b)|error[ _-]?rate|errors?\b|fault|"
                                 r"health|unhealthy|availability|\bdown\b|unreachable|statuscheck|fail(ed|ures?|ing)\b|"
-                                r"success[ _-]?rate", re.I)),
+                                r"success[ _-]?rate|dropped|\bdrops?\b|dead[ _-]?letter|\bdlq\b", re.I)),
     ("performance", re.compile(r"latency|p9[059]|p50|duration|response[ _-]?time|slow|request[ _-]?(count|rate)|"
                                r"requests|traffic|throughput|rps|queue[ _-]?depth|backlog|saturation", re.I)),
 )

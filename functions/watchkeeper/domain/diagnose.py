@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -49,23 +50,38 @@ MAX_CONFIDENCE = 0.95
 _MEMORY = re.compile(r"mem|heap|rss|oom|swap", re.I)
 _REQUESTS = re.compile(r"request|\bqps\b|\brps\b|\btps\b|qps|rps|throughput|invocation|hits|calls|traffic|"
                        r"per_?min|per_?sec|connections?_?(count|rate)|networkin|sessions|"
-                       r"concurren|ingress|received|count$", re.I)
+                       r"concurren|ingress|received|count$|processed|incoming|ingest|enqueue|published|arrivals", re.I)
 _LATENCY = re.compile(r"latency|duration|p9\d|p50|response_?time|elapsed|seconds|_ms\b|millis", re.I)
 _CPU = re.compile(r"cpu", re.I)
 _ERRORS = re.compile(r"5xx|5\d\d|error|fault|fail|exception|unhealthy|timeout|reject", re.I)
-_AUTH_METRIC = re.compile(r"401|403|unauthori|forbidden|auth\w*_?(fail|error|reject|denied)|login_?(fail|error)|"
-                          r"logins?_?failed|failed_?logins?|denied|blocked|waf|credential|signin_?fail|"
-                          r"invalid_?(token|password|credential)", re.I)
+_AUTH_METRIC = re.compile(
+    r"401|403|unauthori[sz]|forbidden|denied|waf|brute|stuffing|captcha|bot_?(detect|score|block)|"
+    r"(auth\w*|log_?ins?|sign_?ins?|credentials?|passwords?|tokens?|jwt)[._\- ]?(fail|error|reject|denied|invalid|bad|wrong)|"
+    r"(fail|error|reject|denied|invalid|bad|wrong|unsuccessful)\w*?[._\- ]?(auth\w*|log_?ins?|sign_?ins?|credentials?|"
+    r"passwords?)|(token|jwt|signature)\w*?[._\- ]?(validation|verification)\w*?[._\- ]?(fail|error|reject)|"
+    r"(?<!thread_)(?<!threads_)(?<!thread)blocked(?!\w*thread)", re.I)
 _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
+_DISK_LEVEL = re.compile(r"used|usage|util|percent|pct|full|space|capacity|inode|free|avail", re.I)
 _RESTARTS = re.compile(r"restart", re.I)
+_FREE = re.compile(r"free|avail", re.I)
+_THROTTLED = re.compile(r"throttl", re.I)
 # log wording
-_AUTH_FAIL = re.compile(r"authenticat\w* fail|fail\w* (to )?authenticat|invalid (credential|password|token|api ?key)|"
-                        r"unauthori[sz]ed|\b401\b|forbidden|\b403\b|access denied|permission denied|"
-                        r"too many (failed )?login|brute|blocked by waf|waf block|login fail|failed login|"
-                        r"sign-?in fail|bad_password|bad password|wrong password|unknown_user|unknown user|"
-                        r"token (rejected|expired|invalid)|signature (mismatch|invalid)|invalid signature|"
-                        r"credential stuffing|account locked|locked out|captcha|bot detect|suspicious", re.I)
+_AUTH_FAIL = re.compile(
+    r"authenticat\w* (fail|reject|denied|error)|fail\w* (to )?authenticat|authenticat\w* attempt\w* (fail|reject)|"
+    r"invalid (credential|password|token|api ?key|login|user ?name|grant|client|otp|mfa|session)|"
+    r"invalid_(grant|client|token)|(bad|wrong|incorrect|invalid) (user ?name or )?(credential|password|passcode|pin)|"
+    r"(username|user name|login|email) or password (is )?(incorrect|invalid|wrong)|"
+    r"unauthori[sz]ed|forbidden|access denied|"
+    r"(http|status|code|returned|response|responded|got|error)\W{0,3}(code\W{0,3})?40[13]\b|"   # a status, not an id
+    r"HTTP/\d(\.\d)?\"?\s+40[13]\b|\b40[13] (unauthori|forbidden)|"
+    r"(?<![:\]] )permission denied(?!:\s*['\"]?/)|"      # not a file's permissions ("open /x: permission denied")
+    r"too many (failed )?(login|sign-?in|auth)|brute|blocked by (the )?waf|waf block|"
+    r"(login|log-in|sign-?in|logon) (attempt )?(fail|reject|denied|error)|(failed|unsuccessful|rejected) "
+    r"(login|log-in|sign-?in|logon)|bad_password|unknown_user|unknown user|no such user|user not found|"
+    r"token (rejected|expired|invalid|revoked)|(jwt|signature) (verification )?(fail|mismatch|invalid|expired)|"
+    r"invalid signature|credential stuffing|account (is )?locked|locked out|captcha|bot detect|suspicious|"
+    r"mfa (challenge )?fail|otp (mismatch|invalid|fail)", re.I)
 _MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|\bgc\b|garbage collect|allocation fail|memory pressure|"
                         r"working set", re.I)
 _DISK_LOG = re.compile(r"no space left|enospc|errno 28|disk (is )?full|out of disk|disk quota|"
@@ -87,6 +103,7 @@ class _Score:
     families: set[str] = field(default_factory=set)     # independent kinds of support: change, logs, metrics, ...
     close_call: bool = False                             # decided between near-equal readings of the evidence
     writes: bool = True                                   # would its runbook write? (security/unknown/dependency do not)
+    target: str | None = None                             # the service the cause is in, when not the incident's own
 
     def add(self, points: float, reason: str, items: Iterable[EvidenceItem] = (), family: str | None = None) -> None:
         self.points += points
@@ -132,7 +149,6 @@ class _View:
         self.alerts = [i for i in ev.items if i.type == "alert"]
         self.templates = [i for i in ev.items if i.type == "log_template"]
         self.metric_items = [i for i in ev.items if i.type == "metric"]
-        self.cluster = [i for i in ev.items if i.type == "cluster" and i.service == self.service]
         self.services_with_metrics = {m.service for m in ev.metrics}
         self.onset = ev.onset
 
@@ -168,6 +184,11 @@ class _View:
         return self.ev.onsets.get(service) or (self.onset if service == self.service else None)
 
 
+def _whole_window(v: "_View", m: MetricSummary) -> bool:
+    """The metric moved from the start of what was read (a steady climb or fall has no flat baseline)."""
+    return m.onset is not None and abs((m.onset - v.ev.window_start).total_seconds()) <= 600
+
+
 def _fresh(t: EvidenceItem) -> bool:
     if not ("burst" in t.signals or "new" in t.signals):
         return False
@@ -198,7 +219,7 @@ class DeterministicAnalyzer:
         view = _View(incident, evidence, self._catalog)
         best: dict[tuple[str, str | None], _Score] = {}
         for s in self._score(view):        # the same cause reached along two paths counts once, at its best
-            key = (s.kind, s.culprit)
+            key = (s.kind, s.culprit, s.target)
             if s.points > 0 and (key not in best or s.points > best[key].points):
                 best[key] = s
         scores = list(best.values())
@@ -222,9 +243,16 @@ class DeterministicAnalyzer:
         scores += self._own_changes(v, failing_names, chains)
         for chain in chains:
             scores += self._chain_hypotheses(v, chain, failures)
-        scores.append(self._memory_leak(v))
+        for own in (self._memory_leak(v), self._disk_full(v)):
+            # errors that only relay a dependency's disk or memory trouble ("No space left on device" from the
+            # database) are evidence of that dependency's failure, not of one of our own
+            deep = max((d for d in scores if d.kind == own.kind and d.target), key=lambda d: d.points, default=None)
+            if deep is not None and own.points > 0 and own.families <= {"logs"}:
+                deep.add(0.15, f"{v.service}'s errors report it", [v.by_id[e] for e in own.evidence if e in v.by_id],
+                         "logs")
+                own.penalize(own.points, f"its errors relay {deep.target}'s trouble")
+            scores.append(own)
         scores.append(self._traffic_surge(v))
-        scores.append(self._disk_full(v))
 
         self._apply_corrections(v, scores)
         if security:   # security first: nothing that writes may beat a security triage
@@ -278,8 +306,10 @@ class DeterministicAnalyzer:
         if sec.points and len(sec.families) >= 2:
             sec.add(0.1, "independent security signals agree")
         load = v.moved(v.service, _REQUESTS, min_ratio=1.5, exclude=_NOT_LOAD)
-        if sec.points and load:
-            sec.add(0.0, "request volume rose with it: hostile traffic, not demand", [i for i, _ in load])
+        if sec.points >= 0.4 and load:     # what an attack looks like from outside: one more kind of support
+            sec.add(0.05, "request volume rose with it: hostile traffic, not demand", [i for i, _ in load], "traffic")
+        elif sec.points and load:
+            sec.add(0.0, "request volume rose with it", [i for i, _ in load])
         return sec
 
     # --- the dependency chain ------------------------------------------------------------------
@@ -435,6 +465,17 @@ class DeterministicAnalyzer:
             if s.points > 0 and (new or after or named):
                 dep.penalize(min(0.5, s.points * 0.5), f"but {deepest} itself changed just before ({change.id})")
             out.append(s)
+
+        # the deepest failing service is out of disk or leaking memory by its own evidence: that is the cause,
+        # and the remedy is applied there
+        for own in (self._disk_full(v, deepest), self._memory_leak(v, deepest)):
+            if own.points < 0.5:
+                continue
+            own.add(min(dep.points, 0.5) * 0.6, f"{v.service}'s failure leads down to {deepest}: {hops}",
+                    [v.by_id[e] for e in dep.evidence[:4] if e in v.by_id], "chain")
+            dep.penalize(min(0.5, own.points * 0.5), f"but {deepest} itself is short of "
+                         f"{'disk' if own.kind == 'disk_full' else 'memory'}")
+            out.append(own)
         return out
 
     # --- changes of the incident's own service ----------------------------------------------------
@@ -485,29 +526,34 @@ class DeterministicAnalyzer:
         return out
 
     # --- memory leak, traffic surge, disk full --------------------------------------------------------
-    def _memory_leak(self, v: _View) -> _Score:
-        mem = _Score("memory_leak")
-        memory_ramps = v.moved(v.service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
+    def _memory_leak(self, v: _View, service: str | None = None) -> _Score:
+        service = service or v.service
+        mem = _Score("memory_leak", target=None if service == v.service else service)
+        memory_ramps = [(i, m) for i, m in v.moved(service, _MEMORY, shapes=("ramp", "step"), min_ratio=1.15)
+                        if not _FREE.search(m.name)]
+        # free / available memory falling is the same climb seen from the other side
+        memory_ramps += [(i, m) for i, m in v.moved(service, _MEMORY, shapes=("drop",))
+                         if _FREE.search(m.name) and m.change_ratio <= 0.85]
         if memory_ramps:
-            ramp = any(m.shape == "ramp" for _, m in memory_ramps)
+            ramp = any(m.shape == "ramp" or m.shape == "drop" and _whole_window(v, m) for _, m in memory_ramps)
             mem.add(0.5 if ramp else 0.35, "memory climbs steadily" if ramp else "memory stepped up",
                     [i for i, _ in memory_ramps], "metrics")
-        oom = [c for c in v.cluster if "terminated:OOMKilled" in c.signals]
+        oom = [c for c in v.items if c.type == "cluster" and c.service == service and "terminated:OOMKilled" in c.signals]
         if oom:
             mem.add(0.5, "pods were OOMKilled and restarted", oom, "cluster")
-        restart_metrics = v.moved(v.service, _RESTARTS, shapes=("step", "ramp", "spike"))
+        restart_metrics = v.moved(service, _RESTARTS, shapes=("step", "ramp", "spike"))
         if restart_metrics and mem.points:
             mem.add(0.05, "container restarts climb", [i for i, _ in restart_metrics], "restarts")
         if mem.points:
-            mem_logs = [t for t in v.templates_of(v.service) if _MEMORY_LOG.search(_template_text(t))]
+            mem_logs = [t for t in v.templates_of(service) if _MEMORY_LOG.search(_template_text(t))]
             if mem_logs:
                 mem.add(0.15, "memory warnings in the logs", mem_logs, "logs")
-            oom_alerts = [a for a in v.alerts_of(v.service) if re.search(r"oom|memory|heap", a.detail, re.I)]
+            oom_alerts = [a for a in v.alerts_of(service) if re.search(r"oom|memory|heap", a.detail, re.I)]
             if oom_alerts:
                 mem.add(0.1, "the alerts are about memory", oom_alerts, "alerts")
             mem_onset = min((i.at for i, _ in memory_ramps if i.at), default=None)
             if mem_onset is not None:
-                recent = [c for c in v.own_changes(v.service) if c.kind == "deploy"
+                recent = [c for c in v.own_changes(service) if c.kind == "deploy"
                           and timedelta(minutes=-10) <= mem_onset - c.at <= timedelta(minutes=60)]
                 if recent:
                     mem.penalize(0.4, f"but the climb began right after {recent[-1].id}")
@@ -521,6 +567,10 @@ class DeterministicAnalyzer:
             strain = v.moved(v.service, _LATENCY, min_ratio=1.3) + v.moved(v.service, _CPU, min_ratio=1.3)
             if strain:
                 surge.add(0.15, "latency / CPU rose with it", [i for i, _ in strain], "saturation")
+            throttled = v.moved(v.service, _THROTTLED, shapes=("step", "ramp"), min_ratio=2.0)
+            if throttled:
+                surge.add(0.1, "requests are throttled: capacity is short of demand", [i for i, _ in throttled],
+                          "throttling")
             load_onset = min((i.at for i, _ in load if i.at), default=None)
             changed = [c for c in v.own_changes(v.service) if load_onset
                        and timedelta(minutes=-3) <= load_onset - c.at <= timedelta(minutes=30)]
@@ -528,16 +578,19 @@ class DeterministicAnalyzer:
                 surge.penalize(0.15, f"but the rise began right after {changed[-1].id}")
         return surge
 
-    def _disk_full(self, v: _View) -> _Score:
+    def _disk_full(self, v: _View, service: str | None = None) -> _Score:
         """Disk full needs disk evidence: a disk metric, or a log template about a filesystem or device."""
-        disk = _Score("disk_full")
-        disk_logs = [t for t in v.templates_of(v.service) if _DISK_LOG.search(_template_text(t))]
+        service = service or v.service
+        disk = _Score("disk_full", target=None if service == v.service else service)
+        disk_logs = [t for t in v.templates_of(service) if _DISK_LOG.search(_template_text(t))]
         if disk_logs:
             disk.add(0.5, "the logs say a filesystem / device is out of space", disk_logs, "logs")
-        disk_metrics = v.moved(v.service, _DISK, shapes=("ramp", "step", "spike", "drop"))
+        # how full a disk is: usage climbing or free space falling (not its I/O, queue or throughput)
+        disk_metrics = [(i, m) for i, m in v.moved(service, _DISK, shapes=("ramp", "step", "spike", "drop"))
+                        if _DISK_LEVEL.search(m.name) and (m.shape == "drop") == bool(_FREE.search(m.name))]
         if disk_metrics:
             disk.add(0.35, "disk usage / free space moved sharply", [i for i, _ in disk_metrics], "metrics")
-        disk_alerts = [a for a in v.alerts_of(v.service)
+        disk_alerts = [a for a in v.alerts_of(service)
                        if re.search(r"disk|storage|filesystem|volume|inode", a.detail, re.I)]
         if disk_alerts and disk.points:
             disk.add(0.15, "the alerts are about disk space", disk_alerts, "alerts")
@@ -555,7 +608,11 @@ class DeterministicAnalyzer:
 
 
 _NOT_LOAD = re.compile(f"{_AUTH_METRIC.pattern}|{_CLIENT_ERRORS.pattern}|{_ERRORS.pattern}|{_LATENCY.pattern}|"
-                       r"cpu|mem|disk|connection_?errors|queue|backlog|lag|age", re.I)
+                       r"cpu|mem|disk|connection_?errors|queue|backlog|(?<!f)lag(?![a-z])|"
+                       r"oldest|age_?of|iterator_?age|(?<![a-z])age(?![a-z])|"        # the age of a message, not "messages"
+                       r"thread|goroutine|\bpods?\b|pod_|replica|hosts?\b|host_?count|instances?\b|instance_?count|"
+                       r"tasks?_?count|running_?tasks?|process(es|_?count)\b|open_?files|file_?descriptors|\bfds?\b|"
+                       r"\bgc\b|gc_|heap", re.I)
 
 
 # --- the decision ---------------------------------------------------------------------------------
@@ -570,7 +627,7 @@ def decide(incident: Incident, evidence: Evidence, scores: list[_Score], hypothe
                          hypotheses=hypotheses)
     confidence = _confidence(best, runner_up, evidence, incident.service)
     confidence = _remembered(best, confidence, evidence, incident.service)
-    return RootCause(kind=best.kind, culprit=best.culprit, confidence=confidence,
+    return RootCause(kind=best.kind, culprit=best.culprit, service=best.target, confidence=confidence,
                      summary=_summary(incident, best), evidence=best.evidence, hypotheses=hypotheses)
 
 
@@ -685,10 +742,10 @@ def _summary(incident: Incident, s: _Score) -> str:
     what = {
         "bad_deploy": f"The deploy {s.culprit} is the likely cause of {incident.service}'s trouble",
         "config_change": f"The configuration change {s.culprit} is the likely cause of {incident.service}'s trouble",
-        "memory_leak": f"{incident.service} is leaking memory",
+        "memory_leak": f"{s.target or incident.service} is leaking memory",
         "traffic_surge": f"{incident.service} is overloaded by a surge of traffic",
         "dependency_failure": f"{incident.service} fails because its dependency {s.culprit} is failing",
-        "disk_full": f"A disk of {incident.service} is full",
+        "disk_full": f"A disk of {s.target or incident.service} is full",
         "security_event": f"{incident.service} is under a security event: a human must triage it; nothing is "
                           "changed automatically",
     }[s.kind]

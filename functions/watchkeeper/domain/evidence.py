@@ -213,19 +213,33 @@ class EvidenceGatherer:
         return items
 
 
+# access-log lines answered "who are you?" (401, 407) or "not you" (403): their own template, so a surge of them
+# shows however the access log's format masks the status
+_AUTH_STATUSES = {401: "unauthorized", 403: "forbidden", 407: "proxy authentication required"}
+
+
 def _mine(service: str, events: list[LogEvent], miner: TemplateMiner | None = None) -> _Mined:
     miner = miner or TemplateMiner()
     out = _Mined(lines=len(events), miner=miner)
     times: dict[str, list[datetime]] = defaultdict(list)
     levels: dict[str, str] = {}
+    base: dict[str, tuple[str, int | None]] = {}
     for e in events:
         line = miner.add(e.message)
-        times[line.template_id].append(e.at)
-        out.samples[line.template_id] = e.message
-        if line.level:
-            levels.setdefault(line.template_id, line.level.upper())
+        tid, level = line.template_id, line.level
+        if line.status in _AUTH_STATUSES:
+            tid = f"{tid}~{line.status}"
+            level = level if level and level.upper() in _ERROR_LEVELS else "WARN"
+        base.setdefault(tid, (line.template_id, line.status if line.status in _AUTH_STATUSES else None))
+        times[tid].append(e.at)
+        out.samples[tid] = e.message
+        if level:
+            levels.setdefault(tid, level.upper())
     for tid, ts in times.items():
-        template = miner.template(tid)
+        template_id, status = base[tid]
+        template = miner.template(template_id)
+        if status is not None:
+            template = f"{template} [HTTP {status} {_AUTH_STATUSES[status]}]"
         out.stats[tid] = LogTemplateStat(template_id=f"{service}:{tid}", template=template, service=service,
                                          level=_level(levels.get(tid), template), count=len(ts),
                                          first_seen=min(ts), last_seen=max(ts))

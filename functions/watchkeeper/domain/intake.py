@@ -483,7 +483,7 @@ def _tag_hints(tags: Any) -> list[str]:
     pairs = {str(t.get("key") or t.get("Key")): str(t.get("value") or t.get("Value") or "")
              for t in tags if isinstance(t, dict)} if isinstance(tags, list) else dict(tags or {})
     return [pairs[k] for k in ("service", "Service", "app", "App", "application", "Name", "aws:ecs:serviceName",
-                               "eks:deployment") if pairs.get(k)]
+                               "eks:deployment", "aws:autoscaling:groupName") if pairs.get(k)]
 
 
 def _guardduty_hints(resource: dict[str, Any]) -> list[str]:

@@ -36,6 +36,13 @@ def summarize(series: MetricSeries, until: datetime | None = None) -> MetricSumm
         summary.change_ratio = round(latest / first, 3) if first else summary.change_ratio
         summary.onset, summary.shape = onset, "ramp"
         return summary
+    fall = _steady_climb([(t, -v) for t, v in pts], falling=True)
+    if fall is not None:       # a disk filling for hours: free space falls over the whole window
+        first, onset = fall
+        summary.baseline = round(-first, 3)
+        summary.change_ratio = round(latest / -first, 3) if first else summary.change_ratio
+        summary.onset, summary.shape = onset, "drop"
+        return summary
     direction = 1 if latest >= base else -1
     deviation = [(v - base) * direction / scale for v in values]
     smooth = [statistics.median(deviation[max(0, i - 1): i + 2]) for i in range(len(deviation))]
@@ -70,9 +77,10 @@ def summarize(series: MetricSeries, until: datetime | None = None) -> MetricSumm
     return summary
 
 
-def _steady_climb(pts: list[tuple[datetime, float]]) -> tuple[float, datetime] | None:
+def _steady_climb(pts: list[tuple[datetime, float]], falling: bool = False) -> tuple[float, datetime] | None:
     """(fitted start value, start) when the series climbs steadily over the whole window: a straight-line fit
-    explains it well, it rose by a fifth or more, and far more than its noise."""
+    explains it well, it rose by a fifth or more, and far more than its noise. `falling`: the series is a
+    positive one negated (its fall is the climb), so its start value is below zero."""
     n = len(pts)
     if n < 30:
         return None
@@ -95,7 +103,8 @@ def _steady_climb(pts: list[tuple[datetime, float]]) -> tuple[float, datetime] |
     half = n // 2
     first_half = ys[half - 1] - ys[0] if half > 1 else 0
     second_half = ys[-1] - ys[half]
-    if r2 >= 0.85 and intercept > 0 and rise >= 0.2 * intercept and rise >= 8 * noise \
+    start = -intercept if falling else intercept
+    if r2 >= 0.85 and start > 0 and rise >= 0.2 * start and rise >= 8 * noise \
             and first_half > 0.25 * rise and second_half > 0.25 * rise:
         return intercept, pts[0][0]
     return None

@@ -28,6 +28,7 @@ class Hypothesis(Contract):
 class RootCause(Contract):
     kind: RootCauseKind
     culprit: str | None = None
+    service: str | None = None      # where the cause is, when down the chain from the incident's service
     confidence: float
     summary: str
     evidence: list[str] = Field(default_factory=list)     # evidence item ids that exist

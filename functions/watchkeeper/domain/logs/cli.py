@@ -16,24 +16,23 @@ def logs_cluster(file: str, jsonl: bool = True) -> None:
     it: a table of templates, most frequent first."""
     miner = TemplateMiner()
     if file == "-":
-        results = miner.add_all(sys.stdin)
+        results = miner.add_all(sys.stdin.buffer)
     else:
-        with open(file, encoding="utf-8", errors="replace") as f:
+        with open(file, "rb") as f:      # bytes: lines are split on "\n" only and decoded when first seen
             results = miner.add_all(f)
     write = sys.stdout.write
     if jsonl:
         enc: dict[tuple[str, str], str] = {}  # JSON-encode each (id, template) once
-        buf: list[str] = []
-        for n, r in enumerate(results, 1):
-            tail = enc.get(r)
-            if tail is None:
-                tail = enc[r] = (', "template_id": ' + json.dumps(r[0]) + ', "template": '
-                                 + json.dumps(r[1]) + "}\n")
-            buf.append('{"line": ' + str(n) + tail)
-            if len(buf) >= 8192:
-                write("".join(buf))
-                buf.clear()
-        write("".join(buf))
+        for r in results:
+            if r not in enc:
+                enc[r] = (', "template_id": ' + json.dumps(r[0]) + ', "template": ' + json.dumps(r[1]) + "}\n")
+        chunk = 65536
+        for start in range(0, len(results), chunk):
+            rows = results[start:start + chunk]
+            out = [""] * (2 * len(rows))
+            out[::2] = [f'{{"line": {n}' for n in range(start + 1, start + len(rows) + 1)]
+            out[1::2] = [enc[r] for r in rows]
+            write("".join(out))
     else:
         counts: dict[tuple[str, str], int] = {}
         for r in results:

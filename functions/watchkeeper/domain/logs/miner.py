@@ -1,30 +1,41 @@
-"""Log template miner: drain3 behind generic masking, memoisation and template merging.
+"""Log template miner: Drain (:mod:`.drain`) behind generic masking, memoisation and template merging.
 
 ``TemplateMiner.add(message)`` masks the message (:mod:`.masking`), then feeds the masked
-text to drain3's ``TemplateMiner`` (configured without its own masking: ours runs first
-and is memoised). Two caches make the hot path cheap, and both are pure memoisation of
+text to the Drain prefix tree. Two caches make the hot path cheap, and both are pure memoisation of
 deterministic steps, so they do not change results for a given state:
 
 * raw message -> masked text (the masking function is pure),
 * masked text -> cluster id: identical masked text always lands in the same cluster.
-  (Plain drain3 can send a repeat of a line to a *new* cluster once its first cluster's
-  template has grown wildcards, because drain3 does not count wildcard positions as
+  (Plain Drain can send a repeat of a line to a *new* cluster once its first cluster's
+  template has grown wildcards, because Drain does not count wildcard positions as
   similar. Pinning repeats to their first cluster is what a log reader expects.)
 
-Template ids are ``c<drain3 cluster id>``: drain3 ids never change, so ids survive
-``state_bytes()`` / ``from_state()``. When two drain3 clusters end up with the same
-template (drain3 routes by the first tokens before they are generalised, so this
+A third cache makes lines that differ only in their numbers cheap: the *digit shape*
+of a line (every ASCII digit read as the same digit) keys its masked text. Masking and
+parsing look at where digits are, never at which digits they are (the one exception,
+the ``0x`` of a hex literal, keeps its zeros in the key), so two lines with one shape
+mask alike whenever the masked text kept no digit of its own; only then is the shape
+remembered. Lines whose parsing could depend on digit values (JSON, escapes) are keyed
+by their exact text instead. Production logs rarely repeat a line verbatim, but they
+repeat its shape all the time (timestamps, ids, latencies), so this is the hot path.
+
+Template ids are ``c<Drain cluster id>``: cluster ids never change, so ids survive
+``state_bytes()`` / ``from_state()``. When two Drain clusters end up with the same
+template (Drain routes by the first tokens before they are generalised, so this
 happens), they are merged under the smaller id; the alias map is part of the state.
 """
 from __future__ import annotations
 
 import json
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Iterable, Iterator
 
+from .drain import Drain
 from .masking import WILDCARD, Masker
-from .parse import parse_line, template_text
+from .parse import http_status, parse_line, template_text
 
 __all__ = ["MinedLine", "TemplateMiner", "cluster_file", "cluster_lines", "DEFAULTS"]
 
@@ -36,7 +47,48 @@ DEFAULTS = {
     "extra_delimiters": (),
     "typed": False,
 }
-_CACHE_MAX = 200_000
+_CACHE_MAX = 200_000     # entries per memo table before it is reset (bounds memory)
+# the digit shape of a text: every ASCII digit as "5"; with "0" kept where a digit precedes an "x" (hex literal)
+_SHAPE = str.maketrans("0123456789", "5555555555")
+_SHAPE_KEEP0 = str.maketrans("123456789", "555555555")
+_SHAPE_B = bytes.maketrans(b"0123456789", b"5555555555")
+_SHAPE_KEEP0_B = bytes.maketrans(b"123456789", b"555555555")
+_HAS_DIGIT = None
+
+
+def _shape(text: str) -> str:
+    key = text.translate(_SHAPE)
+    if "5x" in key or "5X" in key:
+        return text.translate(_SHAPE_KEEP0)
+    return key
+
+
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+
+
+class _Holes:
+    """The masked text of a digit shape that keeps some of the line's own digits, and where they come from."""
+
+    __slots__ = ("text", "pairs")
+
+    def __init__(self, text: str, pairs: tuple[tuple[int, int], ...]):
+        self.text, self.pairs = text, pairs     # (position in the masked text, position in the line)
+
+    def fill(self, line: "str | bytes") -> str:
+        if type(line) is bytes:
+            line = line.decode("utf-8", "replace")
+        chars = list(self.text)
+        for out, src in self.pairs:
+            chars[out] = line[src]
+        return "".join(chars)
+
+
+def _digit_free(text: str) -> bool:
+    global _HAS_DIGIT
+    if _HAS_DIGIT is None:
+        import re
+        _HAS_DIGIT = re.compile(r"\d").search
+    return _HAS_DIGIT(text) is None
 ENUM_MAX = 4  # at most this many distinct words in a slot make it an enum slot
 ENUM_MIN_COUNT = 2  # ... each seen on at least this many lines
 _WORD_RE = None
@@ -47,8 +99,10 @@ def _is_word(v: str) -> bool:
     if _WORD_RE is None:
         import re
         _WORD_RE = re.compile(r"[\"'(\[]*(?:[\w.-]+=)?[A-Za-z][A-Za-z_-]*\d?[)\]\"',.:;]*")
-    return _WORD_RE.fullmatch(v) is not None  # entries per memo table before it is reset (bounds memory)
-_STATE_VERSION = 1
+    return _WORD_RE.fullmatch(v) is not None
+
+
+_STATE_VERSION = 2    # 1: drain3's object pickled by jsonpickle; 2: plain JSON
 
 
 @dataclass(frozen=True)
@@ -61,6 +115,7 @@ class MinedLine:
     params: list[str] = field(default_factory=list)
     masked: str = ""
     level: str | None = None
+    status: int | None = None     # the HTTP status of an access-log line, when it has one
 
 
 def _collapse(tokens: Iterable[str]) -> str:
@@ -68,49 +123,18 @@ def _collapse(tokens: Iterable[str]) -> str:
     return " ".join(tokens)
 
 
-_DRAIN_CLS = None
+def _legacy_drain_class():
+    """The drain3 subclass the first state format was pickled with (jsonpickle looks it up by this name)."""
+    if "WildcardAwareDrain" not in globals():
+        from drain3.drain import Drain as Drain3
 
-
-def _drain_class():
-    """drain3's Drain with one change to the similarity: a position where both the
-    template and the (masked) message hold the wildcard counts as similar. Stock drain3
-    counts it as dissimilar, so heavily masked messages could never reach a strict
-    threshold; with masking done up front a strict threshold is what keeps templates
-    that differ in one constant word apart."""
-    global _DRAIN_CLS
-    if _DRAIN_CLS is None:
-        from drain3.drain import Drain
-
-        class WildcardAwareDrain(Drain):
-            def get_seq_distance(self, seq1, seq2, include_params):
-                n = len(seq1)
-                if n == 0:
-                    return 1.0, 0
-                ps = self.param_str
-                sim = 0
-                params = 0
-                for t1, t2 in zip(seq1, seq2):
-                    if t1 == ps:
-                        params += 1
-                        if t2 == ps or include_params:
-                            sim += 1
-                    elif t1 == t2:
-                        sim += 1
-                return sim / n, params
+        class WildcardAwareDrain(Drain3):
+            get_seq_distance = Drain.get_seq_distance
 
         WildcardAwareDrain.__module__ = __name__
         WildcardAwareDrain.__qualname__ = "WildcardAwareDrain"
         globals()["WildcardAwareDrain"] = WildcardAwareDrain
-        _DRAIN_CLS = WildcardAwareDrain
-    return _DRAIN_CLS
-
-
-def _make_drain(cfg):
-    return _drain_class()(
-        sim_th=cfg.drain_sim_th, depth=cfg.drain_depth, max_children=cfg.drain_max_children,
-        max_clusters=cfg.drain_max_clusters, extra_delimiters=cfg.drain_extra_delimiters,
-        param_str=cfg.mask_prefix + "*" + cfg.mask_suffix,
-        parametrize_numeric_tokens=cfg.parametrize_numeric_tokens)
+    return globals()["WildcardAwareDrain"]
 
 
 class TemplateMiner:
@@ -118,23 +142,14 @@ class TemplateMiner:
 
     def __init__(self, sim_th: float | None = None, depth: int | None = None,
                  max_children: int | None = None, parse: bool = True, typed: bool | None = None):
-        from drain3 import TemplateMiner as _Drain3Miner  # lazy: keeps import cheap
-        from drain3.template_miner_config import TemplateMinerConfig
-
-        cfg = TemplateMinerConfig()
-        cfg.profiling_enabled = False
-        cfg.masking_instructions = []  # our Masker runs first (and is memoised)
-        cfg.drain_sim_th = DEFAULTS["sim_th"] if sim_th is None else sim_th
-        cfg.drain_depth = DEFAULTS["depth"] if depth is None else depth
-        cfg.drain_max_children = DEFAULTS["max_children"] if max_children is None else max_children
-        cfg.drain_extra_delimiters = list(DEFAULTS["extra_delimiters"])
-        cfg.parametrize_numeric_tokens = True
-        self._tm = _Drain3Miner(config=cfg)
-        self._drain = _make_drain(cfg)
-        self._tm.drain = self._drain
+        self._drain = Drain(depth=DEFAULTS["depth"] if depth is None else depth,
+                            sim_th=DEFAULTS["sim_th"] if sim_th is None else sim_th,
+                            max_children=DEFAULTS["max_children"] if max_children is None else max_children,
+                            param_str=WILDCARD, parametrize_numeric_tokens=True)
         self._masker = Masker(typed=DEFAULTS["typed"] if typed is None else typed)
         self._parse = parse
-        self._mask_memo: dict[str, str] = {}
+        self._mask_memo: dict[str, str] = {}   # exact text -> masked, when its shape cannot key it
+        self._shape_memo: dict[str, str] = {}  # digit shape of a text -> masked
         self._cluster_memo: dict[str, int] = {}
         self._alias: dict[int, int] = {}  # merged cluster id -> canonical id
         self._counts: dict[str, int] = {}  # masked text -> lines seen (for enum splits)
@@ -148,77 +163,168 @@ class TemplateMiner:
         p = parse_line(line)
         return template_text(p), p.level
 
-    def add_all(self, lines: Iterable[str]) -> list[tuple[str, str]]:
-        """Mine all ``lines``; return ``(template_id, final template)`` per line, in order."""
-        raw_memo: dict[str, str] = {}
-        add = self.add_cluster_id
-        parse = self._parse
-        masked_of = self._mask_memo
-        seq = []
-        for line in lines:
-            t = raw_memo.get(line)
-            if t is None:
-                text = line.rstrip("\r\n")
-                if parse:
-                    text = template_text(parse_line(text))
-                if len(raw_memo) >= _CACHE_MAX:
-                    raw_memo.clear()
-                raw_memo[line] = t = text
-            cid = add(t)
-            seq.append((masked_of.get(t) or self.mask(t), cid))
+    def _masked_line(self, line: str) -> tuple[str, "str | _Holes | None"]:
+        """The masked text of a raw line, and what every line of its digit shape masks to: that same
+        text, a text with holes for the digits it keeps, or None (parsing may read its digits as values:
+        JSON, escapes; such lines are remembered by their exact text)."""
+        masked = self._pipeline(line)
+        if "{" in line or "\\" in line:
+            return masked, None
+        if _digit_free(masked):
+            return masked, masked
+        return masked, self._holes(line, masked)
+
+    def _pipeline(self, line: str) -> str:
+        text = line.rstrip("\r\n")
+        if self._parse:
+            text = template_text(parse_line(text))
+        return self.mask(text)
+
+    def _holes(self, line: str, masked: str) -> "_Holes | None":
+        """Which digits of ``line`` survive into ``masked`` (``ssh2``, ``eth0``), found by masking copies of
+        the line whose digits are relabelled by their index (masking reads only where digits are)."""
+        if "5x" in line.translate(_SHAPE) or "5X" in line.translate(_SHAPE):
+            return None     # a hex literal's zero is the one digit value masking reads
+        digits = [i for i, c in enumerate(line) if "0" <= c <= "9"]
+        outs = [o for o, c in enumerate(masked) if "0" <= c <= "9"]
+        if not digits or not outs:
+            return None
+        index = [0] * len(outs)
+        scale = 1
+        while True:
+            chars = list(line)
+            for k, pos in enumerate(digits):
+                chars[pos] = "0123456789"[(k // scale) % 10]
+            text = "".join(chars).rstrip("\r\n")
+            probe = self._masker.mask(template_text(parse_line(text)) if self._parse else text)
+            if len(probe) != len(masked) or probe.translate(_DROP_DIGITS) != masked.translate(_DROP_DIGITS):
+                return None
+            for q, o in enumerate(outs):
+                c = probe[o]
+                if not "0" <= c <= "9":
+                    return None
+                index[q] += int(c) * scale
+            scale *= 10
+            if scale >= len(digits):
+                break
+        pairs = []
+        for o, k in zip(outs, index):
+            if k >= len(digits) or line[digits[k]] != masked[o]:
+                return None
+            pairs.append((o, digits[k]))
+        return _Holes(masked, tuple(pairs))
+
+    def add_all(self, lines: Iterable[str] | Iterable[bytes]) -> list[tuple[str, str]]:
+        """Mine all ``lines`` (str, or UTF-8 bytes as read from a binary file: the fastest);
+        return ``(template_id, final template)`` per line, in order."""
+        seq = self._mine_all(lines)
         final = self.finalize()
         out = []
-        for masked, cid in seq:
+        for masked in seq:
             r = final.get(masked)
             if r is None:  # beyond the memo caps: plain cluster, no enum split
-                cid = self._alias.get(cid, cid)
-                r = (f"c{cid}", self.template_of(cid))
+                cid = self._cluster_of(masked)
+                r = (f"c{self._alias.get(cid, cid)}", self.template_of(cid))
             out.append(r)
         return out
 
+    def _mine_all(self, lines: Iterable[str] | Iterable[bytes]) -> list[str]:
+        """The hot loop: the masked text of every line; then each distinct masked text is counted into
+        its cluster, in order of first appearance (only a text not seen before can change the tree)."""
+        by_shape: dict = {}   # digit shape of a raw line -> masked text (or a _Holes)
+        by_line: dict = {}    # raw line -> masked text, for lines their shape cannot key
+        seq: list[str] = []
+        append = seq.append
+        it = iter(lines)
+        first = next(it, None)
+        if first is None:
+            return seq
+        if isinstance(first, bytes):
+            plain, keep0, x1, x2 = _SHAPE_B, _SHAPE_KEEP0_B, b"5x", b"5X"
+        else:
+            plain, keep0, x1, x2 = _SHAPE, _SHAPE_KEEP0, "5x", "5X"
+        for line in chain((first,), it):
+            key = line.translate(plain)
+            if x1 in key or x2 in key:
+                key = line.translate(keep0)
+            masked = by_shape.get(key)
+            if masked is None:
+                masked = by_line.get(line)
+                if masked is None:
+                    masked, shaped = self._masked_line(
+                        line.decode("utf-8", "replace") if type(line) is bytes else line)
+                    memo, k, v = (by_shape, key, shaped) if shaped is not None else (by_line, line, masked)
+                    if len(memo) >= _CACHE_MAX:
+                        memo.clear()
+                    memo[k] = v
+            elif type(masked) is _Holes:
+                masked = masked.fill(line)
+            append(masked)
+        add = self._add_masked
+        for masked, n in Counter(seq).items():
+            add(masked, n)
+        return seq
+
     def mask(self, text: str) -> str:
+        key = _shape(text)
+        m = self._shape_memo.get(key)
+        if m is not None:
+            return m
         m = self._mask_memo.get(text)
         if m is None:
             m = self._masker.mask(text)
-            if len(self._mask_memo) >= _CACHE_MAX:
-                self._mask_memo.clear()
-            self._mask_memo[text] = m
+            memo, k = (self._shape_memo, key) if _digit_free(m) else (self._mask_memo, text)
+            if len(memo) >= _CACHE_MAX:
+                memo.clear()
+            memo[k] = m
         return m
 
-    def add_cluster_id(self, text: str) -> int:
-        """Hot path: add already-parsed message text, return the raw drain3 cluster id."""
-        masked = self._mask_memo.get(text)
-        if masked is None:
-            masked = self.mask(text)
-        cid = self._cluster_memo.get(masked)
+    def _add_masked(self, masked: str, n: int = 1) -> int:
+        """Count ``n`` lines of one masked text; return its raw Drain cluster id."""
         counts = self._counts
+        cid = self._cluster_memo.get(masked)
         if cid is not None:
-            self._drain.id_to_cluster[cid].size += 1
+            self._drain.id_to_cluster[cid].size += n
             if masked in counts:
-                counts[masked] += 1
+                counts[masked] += n
             return cid
         self._final = None
-        if masked not in counts:
-            if len(counts) < _CACHE_MAX:
-                counts[masked] = 1
-        else:
-            counts[masked] += 1
+        if masked in counts:
+            counts[masked] += n
+        elif len(counts) < _CACHE_MAX:
+            counts[masked] = n
         cluster, _ = self._drain.add_log_message(masked)
+        cluster.size += n - 1
         cid = cluster.cluster_id
         if len(self._cluster_memo) >= _CACHE_MAX:
             self._cluster_memo.clear()
         self._cluster_memo[masked] = cid
         return cid
 
+    def _cluster_of(self, masked: str) -> int:
+        cid = self._cluster_memo.get(masked)
+        if cid is not None:
+            return cid
+        found = self._drain.tree_search(self._drain.root_node, masked.split(), self._drain.sim_th, False)
+        return found.cluster_id if found is not None else self._add_masked(masked)
+
+    def add_cluster_id(self, text: str) -> int:
+        """Add already-parsed message text, return the raw Drain cluster id."""
+        return self._add_masked(self.mask(text))
+
     def add(self, line: str) -> MinedLine:
         """Add one raw log line (timestamp/level/JSON/kv are parsed off first)."""
-        text, level = self._text(line)
-        cid = self.add_cluster_id(text)
+        if self._parse:
+            p = parse_line(line)
+            text, level, status = template_text(p), p.level, http_status(p)
+        else:
+            text, level, status = line, None, None
+        masked = self.mask(text)
+        cid = self._add_masked(masked)
         cid = self._alias.get(cid, cid)
         template = self.template_of(cid)
-        masked = self._mask_memo.get(text) or self.mask(text)
         return MinedLine(template_id=f"c{cid}", template=template,
-                         params=self.extract_params(template, text), masked=masked, level=level)
+                         params=self.extract_params(template, text), masked=masked, level=level, status=status)
 
     # --------------------------------------------------------------- templates
     def template_of(self, cid: int) -> str:
@@ -266,7 +372,7 @@ class TemplateMiner:
 
         An enum slot is a wildcard position whose values, over the cluster's lines, are
         a handful (2..ENUM_MAX) of plain words that each recur (``VM Started`` /
-        ``VM Paused``, ``"GET`` / ``"POST``, ``Powered On`` / ``Off``): drain3 merges
+        ``VM Paused``, ``"GET`` / ``"POST``, ``Powered On`` / ``Off``): Drain merges
         those because one word in a sentence differs, but they are different events.
         Slots with many distinct words (user names, host names) stay wildcards.
         Sub-template ids are ``c<cluster>.<n>``; ``n`` is remembered in the state."""
@@ -330,29 +436,25 @@ class TemplateMiner:
 
     # ------------------------------------------------------------- persistence
     def state_bytes(self) -> bytes:
-        """Serialise the miner (drain3 state + aliases) to compressed bytes."""
-        import jsonpickle  # drain3's own serialisation format
-
-        drain_state = jsonpickle.dumps(self._drain, keys=True)
-        doc = {"v": _STATE_VERSION, "drain": drain_state,
+        """Serialise the miner (prefix tree, clusters, aliases, memos) to compressed JSON."""
+        doc = {"v": _STATE_VERSION, "drain": self._drain.to_dict(),
                "alias": {str(k): v for k, v in self._alias.items()},
                "memo": self._cluster_memo, "counts": self._counts, "sub": self._sub}
-        return zlib.compress(json.dumps(doc).encode("utf-8"))
+        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 
     @classmethod
     def from_state(cls, data: bytes, **kwargs) -> "TemplateMiner":
-        import jsonpickle
-
         doc = json.loads(zlib.decompress(data).decode("utf-8"))
-        if doc.get("v") != _STATE_VERSION:
-            raise ValueError(f"unsupported miner state version {doc.get('v')!r}")
         m = cls(**kwargs)
-        drain = jsonpickle.loads(doc["drain"], keys=True)
-        # jsonpickle turns int dict keys into strings for some versions; normalise
-        if drain.id_to_cluster and isinstance(next(iter(drain.id_to_cluster)), str):
-            drain.id_to_cluster = {int(k): v for k, v in drain.id_to_cluster.items()}
-        m._tm.drain = drain
-        m._drain = drain
+        if doc.get("v") == 2:
+            m._drain = Drain.from_dict(doc["drain"])
+        elif doc.get("v") == 1:     # written before the miner had its own Drain: drain3 + jsonpickle
+            import jsonpickle
+
+            _legacy_drain_class()
+            m._drain = Drain.from_drain3(jsonpickle.loads(doc["drain"], keys=True))
+        else:
+            raise ValueError(f"unsupported miner state version {doc.get('v')!r}")
         m._alias = {int(k): int(v) for k, v in doc["alias"].items()}
         m._cluster_memo = {k: int(v) for k, v in doc["memo"].items()}
         m._counts = {k: int(v) for k, v in doc["counts"].items()}

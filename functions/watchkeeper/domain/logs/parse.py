@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ParsedLine", "parse_line", "template_text", "strip_timestamp"]
+__all__ = ["ParsedLine", "http_status", "parse_line", "template_text", "strip_timestamp"]
 
 # 2026-11-29T01:55:14.302Z / 2026-11-29 01:55:14,302 / 2026-11-29T01:55:14+02:00
 _TS_RE = re.compile(
@@ -60,9 +60,15 @@ def strip_timestamp(line: str) -> tuple[str | None, str]:
     return None, line
 
 
+# pino / bunyan write the level as a number (JSON only: a digit in text is never read as a level)
+_NUMERIC_LEVELS = {10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL"}
+
+
 def _norm_level(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is int and value in _NUMERIC_LEVELS:
+        return _NUMERIC_LEVELS[value]
     s = str(value).strip().upper()
     return _LEVELS.get(s, s or None)
 
@@ -161,3 +167,30 @@ def template_text(p: ParsedLine) -> str:
     if p.level:
         return f"{p.level} {p.message}"
     return p.message
+
+
+_STATUS_KEYS = ("status", "status_code", "statusCode", "http_status", "httpStatus", "response_code", "responseCode",
+                "code", "http.status_code", "http.response.status_code")
+# common/combined log format ('"GET /x HTTP/1.1" 401 512'), or "status=401" / "status: 401" / "-> 401" in prose
+_STATUS_RE = re.compile(r'HTTP/\d(?:\.\d)?"?\s+(\d{3})\b|\b(?:status|status_code|code)[=:]\s*"?(\d{3})\b|->\s*(\d{3})\b')
+
+
+def http_status(p: ParsedLine) -> int | None:
+    """The HTTP status an access-log line reports (a field, or the status after the request line), if any."""
+    fields = p.fields
+    if fields:
+        for k in _STATUS_KEYS:
+            v = fields.get(k)
+            if v is not None:
+                break
+        else:
+            res = fields.get("res") or fields.get("response")
+            v = (res.get("statusCode") or res.get("status")) if isinstance(res, dict) else None
+        if isinstance(v, str) and v.isdigit():
+            v = int(v)
+        if isinstance(v, int) and 100 <= v <= 599:
+            return v
+    m = _STATUS_RE.search(p.message)
+    if m:
+        return int(next(g for g in m.groups() if g))
+    return None

@@ -1,0 +1,175 @@
+"""The diagnosis reads estates worded unlike ours: access logs whose status the miner masks, pino's numeric
+levels, other names for failed sign-ins. Evidence is gathered from fakes and diagnosed as the Gather and
+Diagnose steps do."""
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+from watchkeeper.domain.diagnose import DeterministicAnalyzer
+from watchkeeper.domain.evidence import EvidenceGatherer
+from watchkeeper.models import AlertRef, ChangeEvent, Incident, Service, ServiceCatalog
+from watchkeeper.ports import LogEvent, MetricSeries
+
+from .fakes import FakeChanges, FakeLogs, FakeMetrics
+
+END = datetime(2026, 3, 21, 2, 14, tzinfo=timezone.utc)
+ONSET = END - timedelta(minutes=17)
+CATALOG = ServiceCatalog(services=[Service(name="portal", platform="ec2", workload="portal-asg", log_group="/ec2/portal")])
+
+
+def _incident(title: str = "portal-latency", category: str = "performance") -> Incident:
+    alerts = [AlertRef(delivery_id="d1", fingerprint=f"cloudwatch:{title}", source="cloudwatch-sns", status="firing",
+                       title=title, received_at=END, service="portal", category=category, alarm_name=title)]
+    return Incident(id="inc-portal-1", service="portal", opened_at=END, last_alert_at=END, alerts=alerts)
+
+
+def _series(name: str, before: float, after: float, onset: datetime = ONSET) -> MetricSeries:
+    rng = random.Random(name)
+    pts = [(END - timedelta(minutes=180 - i), (before if END - timedelta(minutes=180 - i) < onset else after)
+            * (1 + rng.gauss(0, 0.03))) for i in range(180)]
+    return MetricSeries("portal", "App", name, None, pts)
+
+
+def _every(start: datetime, end: datetime, seconds: float, make) -> list[LogEvent]:
+    out, t, n = [], start, 0
+    while t < end:
+        out.append(LogEvent(t, make(t, n), "/ec2/portal"))
+        t += timedelta(seconds=seconds)
+        n += 1
+    return out
+
+
+def _apache(t: datetime, n: int, path: str, status: int) -> str:
+    return (f"203.0.113.{n % 250 + 1} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] \"POST {path} HTTP/1.1\" {status} "
+            f"{500 + n % 400} \"-\" \"Mozilla/5.0\"")
+
+
+def _diagnose(logs, metrics, changes=(), incident=None):
+    incident = incident or _incident()
+    evidence = EvidenceGatherer(CATALOG, FakeLogs(sorted(logs, key=lambda e: e.at)), FakeMetrics(metrics),
+                                FakeChanges(changes)).gather(incident)
+    return evidence, DeterministicAnalyzer(CATALOG).diagnose(incident, evidence)
+
+
+def test_a_401_surge_in_an_access_log_is_a_security_event_whatever_the_traffic_does():
+    """The miner masks the status, so 200s and 401s share a template; the 401s are split off and name the status."""
+    logs = _every(END - timedelta(hours=3), END, 6, lambda t, n: _apache(t, n, "/signin", 302))
+    logs += _every(ONSET, END, 1, lambda t, n: _apache(t, n, "/signin", 401))
+    metrics = [_series("RequestCount", 1500, 4700), _series("TargetResponseTime", 0.12, 0.48),
+               _series("CPUUtilization", 26, 79)]
+    evidence, cause = _diagnose(logs, metrics)
+
+    unauthorized = [t for t in evidence.templates if "[HTTP 401" in t.template]
+    assert unauthorized and unauthorized[0].level == "warn" and unauthorized[0].count >= 900
+    assert cause.kind == "security_event"
+    assert cause.hypotheses[0].kind == "security_event"
+    assert "traffic_surge" not in [h.kind for h in cause.hypotheses[:1]]
+
+
+def test_spring_bad_credentials_and_an_unfamiliar_metric_name_are_sign_in_failures():
+    logs = _every(END - timedelta(hours=3), END, 30, lambda t, n: f"{t:%Y-%m-%d %H:%M:%S}.000  INFO 1 --- [exec-{n % 9}] "
+                  f"c.m.p.LoginController : login ok for member {10000 + n}")
+    logs += _every(ONSET, END, 1.2, lambda t, n: f"{t:%Y-%m-%d %H:%M:%S}.000  WARN 1 --- [exec-{n % 9}] "
+                   "o.s.s.a.ProviderManager : Authentication attempt rejected: Bad credentials")
+    metrics = [_series("signin_rejections", 3, 1250), _series("RequestCount", 1500, 4700)]
+    _, cause = _diagnose(logs, metrics)
+    assert cause.kind == "security_event" and cause.confidence >= 0.8
+    reasons = " ".join(cause.hypotheses[0].reasons)
+    assert "climbed" in reasons and "surged in the logs" in reasons
+
+
+def test_a_genuine_surge_with_proportional_404s_is_still_a_surge():
+    def line(t, n):
+        return f"lvl=info msg=served path=/deals/{n % 500} status={404 if n % 33 == 0 else 200} dur={20 + n % 70}ms"
+    logs = _every(END - timedelta(hours=3), ONSET, 3, line) + _every(ONSET, END, 1, line)
+    metrics = [_series("RequestCount", 2200, 6900), _series("HTTPCode_Target_4XX_Count", 60, 190),
+               _series("TargetResponseTime", 0.08, 0.35), _series("CPUUtilization", 35, 91)]
+    _, cause = _diagnose(logs, metrics)
+    assert cause.kind == "traffic_surge"
+
+
+def test_pino_numeric_levels_make_errors_that_a_deploy_introduced():
+    deploy = ONSET - timedelta(minutes=2)
+
+    def pino(level, msg):
+        return lambda t, n: json.dumps({"level": level, "time": int(t.timestamp() * 1000), "pid": 1, "msg": msg})
+    logs = _every(END - timedelta(hours=3), END, 5, pino(30, "request completed"))
+    logs += _every(ONSET, END, 4, pino(50, "checkout failed: TypeError: Cannot read properties of undefined (reading 'sku')"))
+    change = ChangeEvent(id="deploy-portal-88", kind="deploy", service="portal", at=deploy, revision="88",
+                         previous_revision="87")
+    evidence, cause = _diagnose(logs, [_series("errors_5xx", 0.5, 20)], [change],
+                                _incident("portal-5xx", "availability"))
+    assert any(t.level == "error" and "checkout failed" in t.template for t in evidence.templates)
+    assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-88")
+    assert any("did not exist before the change" in r for r in cause.hypotheses[0].reasons)
+
+
+def test_a_dependency_out_of_disk_is_the_cause_and_the_plan_is_made_there():
+    """The writer's errors relay the database's "No space left on device"; the database's free storage fell.
+    The cause is the database's full disk (not a disk of the writer), and the plan works on the database."""
+    from watchkeeper.steps import _about_the_culprit
+
+    catalog = ServiceCatalog(services=[
+        Service(name="writer", platform="ecs", workload="writer", cluster="c", log_group="/ecs/writer",
+                depends_on=["events-db"]),
+        Service(name="events-db", platform="rds", kind="database", workload="events-db")])
+    full = END - timedelta(minutes=10)
+    logs = [LogEvent(e.at, e.message, "/ecs/writer") for e in
+            _every(END - timedelta(hours=3), END, 5, lambda t, n: f"INFO flushed {100 + n % 800} events")
+            + _every(full, END, 6, lambda t, n: 'ERROR flush failed: DiskFull: could not extend file "base/16384/24601": '
+                                                "No space left on device")]
+    rng = random.Random(1)
+    storage = MetricSeries("events-db", "AWS/RDS", "FreeStorageSpace", "Bytes",
+                           [(END - timedelta(minutes=180 - i), max(2e8, 4.2e10 - 2.3e8 * i) * (1 + rng.gauss(0, 0.002)))
+                            for i in range(180)])
+    alerts = [AlertRef(delivery_id="d1", fingerprint="cw:db-storage", source="cloudwatch-sns", status="firing",
+                       title="events-db free storage below 1 GB", received_at=END, service="events-db",
+                       category="resource", alarm_name="events-db-free-storage-low"),
+              AlertRef(delivery_id="d2", fingerprint="cw:writer-flush", source="cloudwatch-sns", status="firing",
+                       title="writer flush failures", received_at=END, service="writer", category="availability",
+                       alarm_name="writer-flush-failures")]
+    incident = Incident(id="inc-writer-1", service="writer", opened_at=END, last_alert_at=END, alerts=alerts)
+    failures = MetricSeries("writer", "App", "flush_failures", "Count",
+                            [(END - timedelta(minutes=180 - i), 0.0 if END - timedelta(minutes=180 - i) < full else 10.0)
+                             for i in range(180)])
+    evidence = EvidenceGatherer(catalog, FakeLogs(sorted(logs, key=lambda e: e.at)), FakeMetrics([storage, failures]),
+                                FakeChanges()).gather(incident)
+    cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
+
+    assert (cause.kind, cause.culprit, cause.service) == ("disk_full", None, "events-db")
+    assert cause.confidence >= 0.8
+    assert "A disk of events-db is full" in cause.summary
+    assert _about_the_culprit(incident, cause, evidence).service == "events-db"
+
+
+def test_available_memory_falling_for_hours_is_a_leak_and_a_neighbours_deploy_is_not_its_cause():
+    catalog = ServiceCatalog(services=[
+        Service(name="portal", platform="ec2", workload="portal-asg", log_group="/ec2/portal"),
+        Service(name="banner", platform="ec2", workload="banner-asg", depends_on=["portal"])])
+    rng = random.Random(2)
+    available = MetricSeries("portal", "CWAgent", "mem_available_percent", "Percent",
+                             [(END - timedelta(minutes=180 - i), (62 - 0.3 * i) * (1 + rng.gauss(0, 0.005)))
+                              for i in range(180)])
+    logs = _every(END - timedelta(hours=3), END, 20, lambda t, n: f"INFO served page {n}")
+    neighbour = ChangeEvent(id="deploy-banner-9", kind="deploy", service="banner", at=END - timedelta(minutes=6),
+                            revision="9", previous_revision="8")
+    incident = _incident("portal-memory-available-low", "resource")
+    evidence = EvidenceGatherer(catalog, FakeLogs(logs), FakeMetrics([available, _series("RequestCount", 900, 900)]),
+                                FakeChanges([neighbour])).gather(incident)
+    cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
+    assert (cause.kind, cause.culprit, cause.service) == ("memory_leak", None, None)
+    assert "memory climbs steadily" in cause.summary
+
+
+def test_a_number_401_in_an_error_is_not_an_auth_failure_and_disk_io_is_not_a_full_disk():
+    deploy = ONSET - timedelta(minutes=2)
+    logs = _every(END - timedelta(hours=3), END, 10, lambda t, n: f"INFO order {n} shipped")
+    logs += _every(ONSET, END, 5, lambda t, n: f"ERROR failed to price order 401: KeyError 'tier' (batch 403, {n})")
+    change = ChangeEvent(id="deploy-portal-90", kind="deploy", service="portal", at=deploy, revision="90",
+                         previous_revision="89")
+    metrics = [_series("errors_5xx", 0.5, 20), _series("VolumeReadOps", 300, 2900), _series("VolumeQueueLength", 1, 9)]
+    _, cause = _diagnose(logs, metrics, [change], _incident("portal-5xx", "availability"))
+    assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-90")
+    assert not [h for h in cause.hypotheses if h.kind in ("security_event", "disk_full")]
