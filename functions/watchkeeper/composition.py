@@ -9,11 +9,10 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
-import boto3
-
 from .settings import Settings, settings as env_settings
 
 if TYPE_CHECKING:
+    from .adapters.aws_session import Session
     from .adapters.dynamodb_audit import DynamoDBAuditLog
     from .adapters.dynamodb_state import DynamoDBIncidentStore
     from .adapters.executors import PlatformExecutors
@@ -39,7 +38,7 @@ def load_catalog(document: str | None) -> ServiceCatalog:
 class Container:
     """Adapters built once per Lambda container (module scope), from one Settings."""
 
-    def __init__(self, cfg: Settings, session: boto3.session.Session | None = None):
+    def __init__(self, cfg: Settings, session: Session | None = None):
         self.cfg = cfg
         self.session = session or default_session()
 
@@ -274,24 +273,26 @@ class _Lazy:
 
 
 _CLIENTS: dict[tuple[int, str], Any] = {}
-_SESSION: boto3.session.Session | None = None
+_SESSION: Session | None = None
 
 
-def default_session() -> boto3.session.Session:
-    """One boto3 session per process: its loaders and endpoint data are read once."""
+def default_session() -> Session:
+    """One session per process: its loaders and endpoint data are read once."""
     global _SESSION
     if _SESSION is None:
-        _SESSION = boto3.session.Session()
+        from .adapters.aws_session import Session
+
+        _SESSION = Session()
     return _SESSION
 
 
-def use_session(session: boto3.session.Session | None) -> None:
+def use_session(session: Session | None) -> None:
     """Share a session (the local runtime's) with the composition root."""
     global _SESSION
     _SESSION = session
 
 
-def _client(session: boto3.session.Session, name: str) -> Any:
+def _client(session: Session, name: str) -> Any:
     key = (id(session), name)
     if key not in _CLIENTS:
         _utc_timestamps(session)
@@ -299,7 +300,7 @@ def _client(session: boto3.session.Session, name: str) -> Any:
     return _CLIENTS[key]
 
 
-def _utc_timestamps(session: boto3.session.Session) -> None:
+def _utc_timestamps(session: Session) -> None:
     """Epoch timestamps in responses (GetMetricData's datapoints, ...) become UTC datetimes directly:
     botocore converts each through dateutil's tzlocal, about ten times slower, and Lambda's local
     zone is UTC anyway. Text timestamps are parsed by botocore as before."""

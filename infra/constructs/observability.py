@@ -25,6 +25,7 @@ class Observability(Construct):
     def __init__(self, scope: Construct, id: str, *, account_name: str, config: AccountConfig, key: kms.IKey) -> None:
         super().__init__(scope, id)
         self._account = account_name
+        self._model_id = config.bedrock_model_id
         self._prefix = f"{ALARM_PREFIX}{account_name}-"
         self.dashboard_name = f"Watchkeeper-{account_name}"
         self.page_topic = sns.Topic(
@@ -104,6 +105,11 @@ class Observability(Construct):
         self._alarm("ApprovalsTimedOut", self.agent_metric("ApprovalsTimedOut", period=Duration.hours(1)),
                     "An approval request expired without a decision: the approvers did not see it or could not "
                     "act. Check the Slack channel and the approvers list.")
+        if self._model_id:
+            self._alarm("ModelNotUsable", self.agent_metric("ModelFallbacks", period=Duration.hours(1)),
+                        f"Bedrock's answers ({self._model_id}) could not be used 3 times within an hour (throttled, "
+                        "denied, model retired or invalid, unusable tool call): incidents are diagnosed by the "
+                        "deterministic analyzer alone. The Diagnose function's log says why.", threshold=3)
         for name, fn in functions.items():
             self._alarm(f"{name}Errors", fn.function.metric_errors(period=period),
                         f"Watchkeeper function {name} raised errors.")

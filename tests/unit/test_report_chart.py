@@ -42,7 +42,7 @@ def test_every_label_is_drawn_whole_and_escaped():
     assert len(rows) == 3                          # three labels at one moment: three rows, not drawn over each other
 
 
-def _incident_report(with_recovery: bool = True) -> IncidentReport:
+def _incident_report(with_recovery: bool = True, model_fallback: bool = False) -> IncidentReport:
     deploy = ChangeEvent(id="deploy-web-42", kind="deploy", service="web", at=T0 - timedelta(minutes=14), revision="42")
     alerts = [AlertRef(delivery_id="d1", fingerprint="cw:web-5xx", source="cloudwatch-sns", status="firing", title="web-5xx",
                        received_at=T0, service="web", metric_namespace="App", metric_name="error_rate_5xx",
@@ -58,6 +58,8 @@ def _incident_report(with_recovery: bool = True) -> IncidentReport:
     cause = RootCause(kind="bad_deploy", culprit="deploy-web-42", confidence=0.9, summary="the deploy", evidence=["ev-1"],
                       analyzer="bedrock:anthropic.claude", model_usage={"input_tokens": 2100, "output_tokens": 250,
                                                                         "cost_usd": 0.0101})
+    if model_fallback:
+        cause = cause.model_copy(update={"analyzer": "deterministic", "model_usage": {"fallback": 1}})
     at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
     steps = [("Diagnose", "step", "bad_deploy", 95), ("Wait for approval", "step", "approval requested", 96),
              ("Wait for approval", "decision", "approved by oncall@example.com via slack", 300),
@@ -132,3 +134,11 @@ def test_durations_read_like_a_person_writes_them():
     assert duration(T0, T0 + timedelta(minutes=4, seconds=5)) == "4 min 05 s"
     assert duration(T0, T0 + timedelta(hours=2, minutes=3)) == "2 h 03 min"
     assert duration(None, T0) == "—"
+
+
+def test_a_model_that_could_not_be_used_is_said_in_the_report():
+    """A retired, denied or throttled model falls back to the deterministic analyzer: the report says so."""
+    report = _incident_report(model_fallback=True)
+    md, html = render_markdown(report), render_html(report)
+    assert "Model: the model could not be reached or refused the call" in md
+    assert "the deterministic diagnosis stands" in html

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..models import ChangeEvent
 from ..ports import TransientError
 from .aws_errors import translate
@@ -30,7 +30,7 @@ _log = logging.getLogger(__name__)
 class ChangeJournal:
     def __init__(self, table_name: str, client: Any = None, ttl_days: int = 90):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
         self._ttl_seconds = ttl_days * 86400
 
     def record(self, change: ChangeEvent) -> None:

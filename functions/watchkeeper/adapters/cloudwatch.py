@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..models import ServiceCatalog
 from ..ports import LogEvent, MetricSeries, TransientError, WatchkeeperError
 from .aws_errors import translate
@@ -66,7 +66,7 @@ class CloudWatchLogSource:
     def __init__(self, client: Any = None, *, large_groups: Iterable[str] = (), insights_limit: int = INSIGHTS_MAX_LIMIT,
                  poll_interval: float = 1.0, max_wait: float = 45.0,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
-        self._logs = client or boto3.client("logs")
+        self._logs = client or default_client("logs")
         self._large = set(large_groups)
         self._insights_limit = insights_limit
         self._poll_interval = poll_interval
@@ -192,7 +192,7 @@ class CloudWatchMetricSource:
     """GetMetricData for a service's metrics, found with ListMetrics on its service dimension."""
 
     def __init__(self, catalog: ServiceCatalog, client: Any = None, period: int = 60):
-        self._cw = client or boto3.client("cloudwatch")
+        self._cw = client or default_client("cloudwatch")
         self._catalog = catalog
         self._period = period
 
@@ -242,7 +242,7 @@ class CloudWatchMetricSource:
 
 class CloudWatchAlarms:
     def __init__(self, client: Any = None):
-        self._cw = client or boto3.client("cloudwatch")
+        self._cw = client or default_client("cloudwatch")
 
     def states(self, alarm_names: list[str]) -> dict[str, str]:
         if not alarm_names:

@@ -10,9 +10,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..models import AuditRecord
 from ..ports import ConflictError
 from .aws_errors import translate
@@ -41,7 +41,7 @@ def verify_chain(records: list[AuditRecord]) -> list[str]:
 class DynamoDBAuditLog:
     def __init__(self, table_name: str, client: Any = None, clock: Any = None):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
         self._clock = clock or (lambda: datetime.now(timezone.utc))   # the scenario's clock in replay (clock.py)
 
     def append(self, incident_id: str, step: str, kind: str, summary: str, detail: dict[str, Any] | None = None,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..models import PastIncident
 from .aws_errors import translate
 
@@ -20,7 +20,7 @@ from .aws_errors import translate
 class DynamoDBIncidentMemory:
     def __init__(self, table_name: str, client: Any = None):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
 
     @staticmethod
     def _pk(service: str) -> dict[str, str]:

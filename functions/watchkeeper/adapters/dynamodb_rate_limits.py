@@ -16,9 +16,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from .aws_errors import translate
 
 _LOST_RACE = {"ConditionalCheckFailedException"}
@@ -27,7 +27,7 @@ _LOST_RACE = {"ConditionalCheckFailedException"}
 class DynamoDBRateLimits:
     def __init__(self, table_name: str, client: Any = None):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
 
     # --- one write in flight per service --------------------------------------------------
     def acquire_write_lock(self, service: str, holder: str, ttl_seconds: int, now: datetime) -> bool:
@@ -135,7 +135,7 @@ class DynamoDBWriteLedger:
 
     def __init__(self, table_name: str, client: Any = None, ttl_days: int = 90):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
         self._ttl = ttl_days * 86400
 
     def _key(self, execution: str, key: str) -> dict[str, Any]:

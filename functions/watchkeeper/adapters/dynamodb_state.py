@@ -21,9 +21,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..domain.ingest import GroupCommit, HeadState, IncidentView
 from ..models import AlertRef, Incident, QuarantinedAlert
 from .aws_errors import translate
@@ -39,7 +39,7 @@ def _s(value: str) -> dict[str, str]:
 class DynamoDBIncidentStore:
     def __init__(self, table_name: str, client: Any = None, ttl_days: int = 90):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
         self._ttl = timedelta(days=ttl_days)
 
     # --- reads ---------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from .aws_session import default_client
 from ..ports import TemplateHistory
 from .aws_errors import translate
 
@@ -25,7 +25,7 @@ _HEADROOM = 8 * 1024          # keys, attribute names and updated_at
 class DynamoDBTemplateStates:
     def __init__(self, table_name: str, client: Any = None, *, max_seen: int = 2000, item_limit: int = ITEM_LIMIT):
         self._table = table_name
-        self._ddb = client or boto3.client("dynamodb")
+        self._ddb = client or default_client("dynamodb")
         self._max_seen = max_seen
         self._limit = item_limit
 

@@ -25,11 +25,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import (
     BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError, ReadTimeoutError,
 )
 
+from .aws_session import default_client
 from ..domain.pinning import inverse as inverse_pin, make_pin
 from ..domain.runbooks import capability
 from ..models import Action, ActionResult, ChangeEvent, Pin
@@ -433,7 +433,7 @@ class EcsExecutor(PinnedExecutor):
 
     def __init__(self, client: Any = None, caller: AwsCaller | None = None, settle_timeout: float = 60.0,
                  poll_interval: float = 2.0, sleep: Callable[[float], None] = time.sleep):
-        self._ecs = client or boto3.client("ecs")
+        self._ecs = client or default_client("ecs")
         self._call = caller or AwsCaller()
         self._settle, self._poll, self._sleep = settle_timeout, poll_interval, sleep
 
@@ -563,7 +563,7 @@ class LambdaExecutor(PinnedExecutor):
     """Lambda rollbacks move the alias back to the version it served before the culprit publish."""
 
     def __init__(self, client: Any = None, alias: str = "live", caller: AwsCaller | None = None):
-        self._lambda = client or boto3.client("lambda")
+        self._lambda = client or default_client("lambda")
         self._alias = alias
         self._call = caller or AwsCaller()
 
@@ -640,7 +640,7 @@ class LambdaExecutor(PinnedExecutor):
 
 class AutoScalingExecutor(PinnedExecutor):
     def __init__(self, client: Any = None, caller: AwsCaller | None = None):
-        self._asg = client or boto3.client("autoscaling")
+        self._asg = client or default_client("autoscaling")
         self._call = caller or AwsCaller()
 
     def _group(self, action: Action) -> dict:
@@ -699,14 +699,14 @@ class ConfigExecutor(PinnedExecutor):
     def __init__(self, change_lookup: Callable[[str], ChangeEvent | None], ssm: Any = None, appconfig: Any = None,
                  caller: AwsCaller | None = None, strategy: str = "AppConfig.AllAtOnce"):
         self._lookup = change_lookup
-        self._ssm = ssm or boto3.client("ssm")
+        self._ssm = ssm or default_client("ssm")
         self._appconfig = appconfig
         self._call = caller or AwsCaller()
         self._strategy = strategy
 
     def _appconfig_client(self) -> Any:
         if self._appconfig is None:
-            self._appconfig = boto3.client("appconfig")
+            self._appconfig = default_client("appconfig")
         return self._appconfig
 
     def _change_of(self, action: Action) -> ChangeEvent:
@@ -916,7 +916,7 @@ class DiskCleanupExecutor(PinnedExecutor):
 
     def __init__(self, client: Any = None, caller: AwsCaller | None = None, wait_seconds: float = 120.0,
                  poll_interval: float = 3.0, sleep: Callable[[float], None] = time.sleep):
-        self._ssm = client or boto3.client("ssm")
+        self._ssm = client or default_client("ssm")
         self._call = caller or AwsCaller()
         self._wait, self._poll, self._sleep = wait_seconds, poll_interval, sleep
 

@@ -5,9 +5,9 @@ import json
 import time
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .aws_session import default_client
 from ..models import Incident
 from ..ports import TransientError
 from .aws_errors import translate
@@ -16,7 +16,7 @@ from .aws_errors import translate
 class SnsPager:
     def __init__(self, topic_arn: str, client: Any = None):
         self._topic = topic_arn
-        self._sns = client or boto3.client("sns")
+        self._sns = client or default_client("sns")
 
     def page(self, incident: Incident, subject: str, message: str) -> str | None:
         try:
@@ -36,7 +36,7 @@ class SnsApprovalNotifier:
 
     def __init__(self, topic_arn: str, client: Any = None):
         self._topic = topic_arn
-        self._sns = client or boto3.client("sns")
+        self._sns = client or default_client("sns")
 
     def request(self, incident: Incident, address: str, summary: str, url: str | None, title: str | None = None) -> None:
         """`summary` and `title` come from the redacted approval summary."""
@@ -66,7 +66,7 @@ def _subject(text: str) -> str:
 class S3ReportStore:
     def __init__(self, bucket: str, client: Any = None):
         self._bucket = bucket
-        self._s3 = client or boto3.client("s3")
+        self._s3 = client or default_client("s3")
 
     def uri(self, key: str) -> str:
         """Where `put(key, ...)` stores (or will store) an object: links can name a report before it exists."""
@@ -85,7 +85,7 @@ class StepFunctionsStarter:
 
     def __init__(self, state_machine_arn: str, client: Any = None):
         self._arn = state_machine_arn
-        self._sfn = client or boto3.client("stepfunctions")
+        self._sfn = client or default_client("stepfunctions")
 
     def start(self, incident_id: str, payload: dict[str, Any]) -> bool:
         try:
@@ -103,7 +103,7 @@ class SsmSettings:
     def __init__(self, catalog_parameter: str | None, kill_switch_parameter: str | None, client: Any = None):
         self._catalog = catalog_parameter
         self._kill = kill_switch_parameter
-        self._ssm = client or boto3.client("ssm")
+        self._ssm = client or default_client("ssm")
 
     def catalog_document(self) -> str | None:
         if not self._catalog:

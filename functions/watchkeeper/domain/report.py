@@ -308,6 +308,9 @@ class IncidentReport:
 
     def cost(self) -> str | None:
         usage = (self.cause.model_usage if self.cause else {}) or {}
+        if usage.get("fallback") and not usage.get("input_tokens"):
+            return ("the model could not be reached or refused the call (see the Diagnose function's log): "
+                    "the deterministic diagnosis stands")
         if not usage or (self.cause and self.cause.analyzer == "deterministic" and not usage.get("input_tokens")):
             return None
         text = (f"{self.cause.analyzer}: {int(usage.get('input_tokens', 0)):,} input and "
@@ -361,7 +364,7 @@ def render_markdown(report: IncidentReport, chart_name: str | None = "timeline.s
                 f"{h.kind}{' ' + h.culprit if h.culprit else ''} ({h.score:.2f})" for h in cause.hypotheses[1:]), ""]
         cost = report.cost()
         if cost:
-            lines += [f"Model cost: {cost}", ""]
+            lines += [f"Model: {cost}", ""]
     else:
         lines += ["Not diagnosed.", ""]
     lines += ["## Remediation", ""]
@@ -413,7 +416,7 @@ def render_html(report: IncidentReport, chart_svg: str | None = None) -> str:
                 f"<tr><td>{e(i.id)} ({e(i.type)})</td><td>{e(i.detail)}</td></tr>" for i in cited) + "</table>")
         cost = report.cost()
         if cost:
-            body.append(f"<p>Model cost: {e(cost)}</p>")
+            body.append(f"<p>Model: {e(cost)}</p>")
     else:
         body.append("<p>Not diagnosed.</p>")
     body.append("<h2>Remediation</h2>")

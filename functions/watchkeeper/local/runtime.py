@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import boto3
 
+from ..adapters.aws_session import Session
 from . import iam
 
 LOCAL_ACCOUNT = "123456789012"
@@ -264,8 +265,8 @@ class LocalAws:
         for i, lid in enumerate(sorted(functions)):
             key = f"ASIALOCALFUNCTION{i:04d}"
             keys[key] = lid
-            self._sessions[lid] = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key="local",
-                                                        aws_session_token="local", region_name=self.region)
+            self._sessions[lid] = Session(aws_access_key_id=key, aws_secret_access_key="local",
+                                          aws_session_token="local", region_name=self.region)   # the functions' own
         enc = iam.encryption_keys(self.template, r.resolve)
         secrets = {lid: r.arns[lid] for lid in r.of_type("AWS::SecretsManager::Secret")}
         world = iam.World(account=self.account, region=self.region, table_keys=enc["tables"], topic_keys=enc["topics"],
