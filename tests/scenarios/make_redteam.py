@@ -173,7 +173,7 @@ def routes(rng: Rng, *patterns: str) -> str:
 @scenario
 def rt_fares_ttl_beside_image():
     """.NET on ECS: an image deploy 6 minutes before a config change that sets a cache TTL to 0."""
-    Log.scale = 5
+    Log.scale = 8.0
     rng = Rng(7101)
     now = parse("2026-03-17T09:41:00Z")
     acct = "418200557301"
@@ -284,7 +284,7 @@ def rt_fares_ttl_beside_image():
 @scenario
 def rt_dispatch_neighbour_infra_closer():
     """Go (zap console) on EKS: the culprit deploy is 5 min before the onset, a dependency's infra change 1 min before."""
-    Log.scale = 3
+    Log.scale = 4.8
     rng = Rng(7102)
     now = parse("2026-08-04T17:22:00Z")
     acct = "730219845512"
@@ -375,7 +375,7 @@ def rt_dispatch_neighbour_infra_closer():
 @scenario
 def rt_tracking_kafka_hotfix_after():
     """Kafka brokers lose a log dir; producers are rejected. A hotfix deploy of the producer lands after the onset."""
-    Log.scale = 2.8
+    Log.scale = 4.5
     rng = Rng(7103)
     now = parse("2026-02-26T04:18:00Z")
     acct = "250611987420"
@@ -472,7 +472,7 @@ def rt_tracking_kafka_hotfix_after():
 @scenario
 def rt_shopfront_rails_recurring_redis():
     """Rails: Redis::TimeoutError has recurred all day and rises 1.5x; the new NoMethodError came with the deploy."""
-    Log.scale = 3.2
+    Log.scale = 5.1
     rng = Rng(7104)
     now = parse("2026-05-02T20:07:00Z")
     acct = "861045223197"
@@ -558,7 +558,7 @@ def rt_shopfront_rails_recurring_redis():
 @scenario
 def rt_edge_nginx_no_metrics_timeout():
     """nginx on EC2 has no metrics at all; a config change cuts proxy_read_timeout and its error log fills with timeouts."""
-    Log.scale = 2.2
+    Log.scale = 3.5
     rng = Rng(7105)
     now = parse("2026-09-09T11:34:00Z")
     acct = "377802114659"
@@ -624,7 +624,7 @@ def rt_edge_nginx_no_metrics_timeout():
 @scenario
 def rt_media_ecs_no_logs_deploy():
     """The alerting ECS service ships no logs; a deploy 3 minutes before a 5xx step; its caller's logs name it."""
-    Log.scale = 2
+    Log.scale = 3.2
     rng = Rng(7106)
     now = parse("2026-06-13T22:51:00Z")
     acct = "509347781120"
@@ -681,7 +681,7 @@ def rt_media_ecs_no_logs_deploy():
 @scenario
 def rt_wallet_chain_pg_slots():
     """Envoy gateway -> .NET accounts-api -> Postgres (RDS): the database runs out of connection slots."""
-    Log.scale = 8.5
+    Log.scale = 13.6
     rng = Rng(7107)
     now = parse("2026-10-21T06:12:00Z")
     acct = "143390876021"
@@ -766,7 +766,7 @@ def rt_wallet_chain_pg_slots():
 @scenario
 def rt_booking_chain_seat_deploy():
     """Envoy frontdoor -> Spring booking-api -> Go seat-inventory: a seat-inventory deploy panics and crash-loops."""
-    Log.scale = 6.3
+    Log.scale = 10.1
     rng = Rng(7108)
     now = parse("2026-12-02T15:03:00Z")
     acct = "602215449870"
@@ -862,7 +862,7 @@ def rt_booking_chain_seat_deploy():
 @scenario
 def rt_two_at_once_leak_and_lambda_env():
     """A JVM recommender leaks and is OOM-killed while, unrelated, a Lambda's endpoint env var is changed to a dead host."""
-    Log.scale = 3
+    Log.scale = 4.8
     rng = Rng(7109)
     now = parse("2026-04-08T02:40:00Z")
     acct = "884120557763"
@@ -930,15 +930,15 @@ def rt_two_at_once_leak_and_lambda_env():
     ]
     changes = [
         change("deploy-reco-api-322", "deploy", "reco-api", now - timedelta(hours=22), "kubernetes", "bea", "Ranker v41", 322),
-        change("cfg-payhook-env-14", "config", "payhook", cfg_at, "lambda", "nadia",
-               "Lambda configuration payhook: environment PSP_GATEWAY_HOST psp-gw.prod.example -> psp-gw.internal.example", 14),
+        change("cfg-payhook-env-14", "config", "payhook", cfg_at, "ssm", "nadia",
+               "Update SSM parameter /prod/payhook/PSP_GATEWAY_HOST: psp-gw.prod.example -> psp-gw.internal.example", 14),
     ]
     pods = [{"namespace": "discovery", "name": f"reco-api-59c7{rng.slug(4)}-{rng.slug(5)}", "deployment": "reco-api", "phase": "Running",
              "restarts": r, "last_termination_reason": "OOMKilled" if r else None} for r in (2, 1, 0, 1)]
     cluster = eks_cluster(acct, [("discovery", "reco-api", 4, 322, "3Gi")], pods=pods, rng=rng)
     write(bundle("rt-two-at-once-leak-and-lambda-env",
                  "reco-api's heap climbs for hours and pods are OOM-killed (no recent change); in the same minutes a Lambda's "
-                 "gateway host env var is changed to a name that does not resolve.",
+                 "gateway host parameter is changed to a name that does not resolve.",
                  now, acct, services, alerts, changes, metrics,
                  [inc("reco-api", 2, "resource", "memory_leak", None, "restart_pods", ["rollback_deployment", "scale_service"]),
                   inc("payhook", 1, "availability", "config_change", "cfg-payhook-env-14", "revert_config",
@@ -953,7 +953,7 @@ def rt_two_at_once_leak_and_lambda_env():
 @scenario
 def rt_login_stuffing_3x():
     """Credential stuffing on a .NET identity service: 3.4x requests, CPU from password hashing, latency; alerts speak of load."""
-    Log.scale = 8.3
+    Log.scale = 13.3
     rng = Rng(7110)
     now = parse("2026-07-19T03:26:00Z")
     acct = "317764802259"
@@ -1025,7 +1025,7 @@ def rt_login_stuffing_3x():
 @scenario
 def rt_catalog_scraper_waf_rate():
     """A scraper at 4x traffic through Envoy; the WAF rate-based rule blocks part of it; alerts say traffic and latency."""
-    Log.scale = 7.5
+    Log.scale = 12.0
     rng = Rng(7111)
     now = parse("2026-11-03T13:58:00Z")
     acct = "455190023784"
@@ -1094,7 +1094,7 @@ def rt_catalog_scraper_waf_rate():
 @scenario
 def rt_quote_engine_slow_leak_neighbour():
     """Kotlin quote-engine leaks for seven hours with no change of its own; a neighbour deploys six minutes before the alert."""
-    Log.scale = 2.6
+    Log.scale = 4.2
     rng = Rng(7112)
     now = parse("2026-01-28T10:15:00Z")
     acct = "291187430065"
@@ -1163,7 +1163,7 @@ def rt_quote_engine_slow_leak_neighbour():
 @scenario
 def rt_deals_newsletter_surge():
     """A newsletter sends 3x the usual shoppers to deals-api (nginx ingress access log); no security signal; scale out."""
-    Log.scale = 7.6
+    Log.scale = 12.2
     rng = Rng(7113)
     now = parse("2026-11-27T08:04:00Z")
     acct = "623008114792"
@@ -1222,7 +1222,7 @@ def rt_deals_newsletter_surge():
 @scenario
 def rt_ledger_sync_undecided():
     """A nightly sync runs 1.6x slower with its usual timeouts a little more often; nothing changed; no dependency alarms."""
-    Log.scale = 1.5
+    Log.scale = 2.4
     rng = Rng(7114)
     now = parse("2026-03-30T05:47:00Z")
     acct = "700412339581"
@@ -1273,6 +1273,135 @@ def rt_ledger_sync_undecided():
                  [inc("ledger-sync", 1, "performance", "unknown", None, "page_human", list(ALL_WRITES))]),
           {"ledger-sync.log": ("/ecs/finance/ledger-sync", log), "erp-gateway.log": ("/ec2/finance/erp-gateway", erp),
            "ledger-pg.log": ("/aws/rds/instance/ledger-pg/postgresql", db)})
+
+
+
+@scenario
+def rt_partner_token_abuse_jwt():
+    """Replayed and forged bearer tokens against a .NET partner API at 2.8x traffic; ASP.NET JwtBearer's own wording."""
+    rng = Rng(7115)
+    Log.scale = 9.0
+    now = parse("2026-10-02T19:31:00Z")
+    acct = "566120874433"
+    onset = now - timedelta(minutes=16)
+    start = now - timedelta(hours=6)
+    services = [
+        svc("partner-api", "api", "ecs", "/ecs/b2b/partner-api", ["orders-core"], workload="partner-api", cluster="b2b-ecs"),
+        svc("orders-core", "api", "ecs", "/ecs/b2b/orders-core", [], workload="orders-core", cluster="b2b-ecs"),
+    ]
+    log = Log(rng)
+    ctx = "Serilog.AspNetCore.RequestLoggingMiddleware"
+
+    def ok(t):
+        return serilog(t, "info", "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms", ctx,
+                       RequestMethod=rng.choice(["GET", "POST"]), RequestPath=routes(rng, "/v2/orders/{id}", "/v2/orders", "/v2/catalog/{sku}"),
+                       StatusCode=200, Elapsed=round(rng.uniform(20, 140) * (2.2 if t >= onset else 1), 4),
+                       PartnerId=f"P{rng.randint(100, 160)}")
+    log.every(start, now, 2.2, ok)
+
+    def abuse(t):
+        reason = rng.choice(["IDX10223: Lifetime validation failed. The token is expired. ValidTo: '{0}', Current time: '{1}'.",
+                             "IDX10503: Signature validation failed. Token does not have a kid. Keys tried: '[PII is hidden]'.",
+                             "IDX10214: Audience validation failed. Audiences: '[PII is hidden]'."])
+        return [serilog(t, "info", "{AuthenticationScheme} was not authenticated. Failure message: {FailureMessage}",
+                        "Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerHandler", AuthenticationScheme="Bearer",
+                        FailureMessage=reason),
+                serilog(t, "info", "AuthenticationScheme: {AuthenticationScheme} was challenged.",
+                        "Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerHandler", AuthenticationScheme="Bearer"),
+                serilog(t, "info", "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms", ctx,
+                        RequestMethod="GET", RequestPath=routes(rng, "/v2/orders/{id}", "/v2/catalog/{sku}"), StatusCode=401,
+                        Elapsed=round(rng.uniform(1, 6), 4), PartnerId="unknown")]
+    log.every(onset, now, 1.2, abuse)
+    log.every(start, now, 400, lambda t: serilog(t, "warn", "Partner {PartnerId} exceeded soft quota ({Used}/{Quota})", "B2b.Quotas",
+                                                 PartnerId=f"P{rng.randint(100, 160)}", Used=rng.randint(10100, 12000), Quota=10000))
+    core = Log(rng)
+    core.every(start, now, 5, lambda t: spring_line(t, "INFO", f"http-nio-8080-exec-{rng.randint(1, 50)}", "c.e.orders.Access",
+                                                    f"GET /orders/{rng.slug(10)} 200 {rng.randint(5, 60)}ms"))
+    metrics = [
+        metric(rng, now, "partner-api", "AWS/ApplicationELB", "RequestCount", "Count", step_at(onset, 2100, 5900, 3), 0.05, 0),
+        metric(rng, now, "partner-api", "AWS/ApplicationELB", "TargetResponseTime", "Seconds", step_at(onset, 0.07, 0.16, 3), 0.08, 3),
+        metric(rng, now, "partner-api", "AWS/ECS", "CPUUtilization", "Percent", step_at(onset, 33, 81, 3), 0.05),
+        metric(rng, now, "partner-api", "AWS/ECS", "MemoryUtilization", "Percent", flat(47), 0.03),
+        metric(rng, now, "orders-core", "AWS/ECS", "CPUUtilization", "Percent", flat(29), 0.06),
+    ]
+    alerts = [
+        cw_sns(rng, acct, now, "b2b-partner-api-cpu-high", "partner-api CPU above 75%", "AWS/ECS", "CPUUtilization",
+               {"ClusterName": "b2b-ecs", "ServiceName": "partner-api"}, 81, 75),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "b2b-partner-api-requests-high", "partner-api request count above 4000/min",
+               "AWS/ApplicationELB", "RequestCount", {"TargetGroup": "targetgroup/partner-api/0c11ab", "LoadBalancer": "app/b2b/4411"},
+               5900, 4000),
+    ]
+    changes = [change("ecs-partner-api-td-201", "deploy", "partner-api", now - timedelta(hours=5), "ecs", "ci", "Order export paging", 201)]
+    write(bundle("rt-partner-token-abuse-jwt",
+                 "Forged and replayed bearer tokens at 2.8x the usual traffic; JwtBearer logs them at Information "
+                 "(IDX10223/IDX10503, 'was challenged', 401). The alerts speak only of CPU and request count.",
+                 now, acct, services, alerts, changes, metrics,
+                 [inc("partner-api", 2, "performance", "security_event", None, "page_human", list(ALL_WRITES))]),
+          {"partner-api.log": ("/ecs/b2b/partner-api", log), "orders-core.log": ("/ecs/b2b/orders-core", core)})
+
+
+@scenario
+def rt_invoice_deploy_beside_flag():
+    """Python invoice service: the deploy (new PDF library) is the culprit; a flag flip of the same service is closer to the onset."""
+    rng = Rng(7116)
+    Log.scale = 4.0
+    now = parse("2026-06-30T12:26:00Z")
+    acct = "938207716540"
+    deploy_at = now - timedelta(minutes=17)
+    flag_at = now - timedelta(minutes=12)
+    onset = flag_at + timedelta(seconds=40)
+    start = now - timedelta(hours=6)
+    services = [
+        svc("invoice-api", "api", "eks", "/eks/billing/invoice-api", ["billing-pg"], namespace="billing", workload="invoice-api",
+            cluster="billing-eks"),
+        svc("billing-pg", "database", "rds", "/aws/rds/instance/billing-pg/postgresql", [], workload="billing-pg"),
+    ]
+    log = Log(rng)
+    log.every(start, now, 3, lambda t: pyline(t, "INFO", "invoice.http", f"{rng.choice(['GET', 'POST'])} "
+              f"{routes(rng, '/invoices/{id}', '/invoices/{id}/pdf', '/invoices')} -> 200 ({rng.randint(8, 200)} ms)"))
+    log.every(start, now, 300, lambda t: pyline(t, "WARNING", "invoice.tax", f"VAT rate table for {rng.choice(['NO', 'CH', 'IS'])} missing, using default"))
+    for k in range(3):
+        t = deploy_at + timedelta(seconds=30 + 20 * k)
+        log.at(t, pyline(t, "INFO", "gunicorn.error", f"Booting worker with pid: {rng.randint(10, 90)}"))
+    log.at(flag_at + timedelta(seconds=10), pyline(flag_at + timedelta(seconds=10), "INFO", "invoice.flags", "flags refreshed: show_vat_breakdown=True"))
+
+    def pdf_fail(t):
+        return [pyline(t, "ERROR", "invoice.pdf", f"rendering invoice {rng.slug(10)} failed"),
+                "Traceback (most recent call last):",
+                "  File \"/app/invoice/pdf.py\", line 31, in render",
+                "    from weasyprint import HTML",
+                "OSError: cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object file: No such file or directory"]
+    log.every(onset, now, 4, pdf_fail)
+    log.every(onset, now, 6, lambda t: pyline(t, "INFO", "invoice.http", f"GET /invoices/{rng.slug(10)}/pdf -> 500 ({rng.randint(3, 30)} ms)"))
+    db = Log(rng)
+    db.every(start, now, 200, lambda t: ms.pg(t, rng, "LOG", f"checkpoint complete: wrote {rng.randint(100, 900)} buffers", user="", db=""))
+    metrics = [
+        metric(rng, now, "invoice-api", "ContainerInsights", "pod_cpu_utilization", "Percent", flat(19), 0.08),
+        metric(rng, now, "invoice-api", "Billing/Invoices", "pdf_render_failures", "Count", step_at(onset, 0, 28), 0.15, 0),
+        metric(rng, now, "invoice-api", "Billing/Invoices", "http_requests", "Count", flat(1300), 0.05, 0),
+        metric(rng, now, "billing-pg", "AWS/RDS", "CPUUtilization", "Percent", flat(14), 0.08),
+    ]
+    alerts = [
+        grafana(rng, now, "InvoicePdfFailures", {"service": "invoice-api", "severity": "critical", "namespace": "billing"},
+                "invoice-api cannot render PDFs", "pdf_render_failures above 5/min", 28),
+        datadog(rng, now + timedelta(minutes=1), "invoice-api 5xx rate above 2%", "service:invoice-api,env:prod",
+                "trace.flask.request.errors", "sum(last_5m):sum:trace.flask.request.errors{service:invoice-api}.as_count() > 60",
+                "5xx from invoice-api"),
+    ]
+    changes = [
+        change("deploy-invoice-api-57", "deploy", "invoice-api", deploy_at, "kubernetes", "aiko",
+               "Render PDFs with WeasyPrint 62 (slim base image)", 57, 56, "5c0d3aa"),
+        change("cfg-invoice-api-31", "config", "invoice-api", flag_at, "appconfig", "piet",
+               "AppConfig invoice-api/prod: profile invoice-flags v31 show_vat_breakdown=true", 31),
+    ]
+    cluster = eks_cluster(acct, [("billing", "invoice-api", 3, 57, "512Mi")], rng=rng)
+    write(bundle("rt-invoice-deploy-beside-flag",
+                 "A deploy switches PDF rendering to WeasyPrint on a slim image without pango; the PDFs fail once the "
+                 "first renders come. A flag flip of the same service five minutes later is closer to the onset and innocent.",
+                 now, acct, services, alerts, changes, metrics,
+                 [inc("invoice-api", 2, "availability", "bad_deploy", "deploy-invoice-api-57", "rollback_deployment",
+                      ["revert_config", "scale_service"])], cluster),
+          {"invoice-api.log": ("/eks/billing/invoice-api", log), "billing-pg.log": ("/aws/rds/instance/billing-pg/postgresql", db)})
 
 
 def pyline(t: datetime, level: str, logger: str, msg: str) -> str:
