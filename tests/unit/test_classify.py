@@ -27,6 +27,18 @@ def test_resolver_matches_names_tolerantly(hint, expected):
     assert ServiceResolver(CATALOG).resolve_one(hint) == expected
 
 
+@pytest.mark.parametrize("hint,expected", [
+    ("Edge", "edge-proxy"),              # a pager service named by the first word of the catalog name
+    ("Edge Proxy", "edge-proxy"),
+    ("Ledger", None),                     # the first word of two services names neither
+    ("catalog", "catalog-svc"),           # a whole core name still wins over a prefix
+])
+def test_a_hint_that_is_only_the_leading_words_of_one_service_names_it(hint, expected):
+    catalog = ServiceCatalog(services=[Service(name="edge-proxy"), Service(name="catalog-svc"),
+                                       Service(name="ledger-export"), Service(name="ledger-sync")])
+    assert ServiceResolver(catalog).resolve_one(hint) == expected
+
+
 def test_category_per_alert_follows_the_formats_conventions(bundles):
     seen = {}
     for doc in bundles.values():

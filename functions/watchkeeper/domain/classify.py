@@ -101,6 +101,7 @@ class ServiceResolver:
         self._exact: dict[str, str] = {}
         self._names: list[str] = []
         self._stems: dict[str, set[str]] = {}
+        self._prefixes: dict[str, set[str]] = {}
         for s in catalog.services:
             self._names.append(s.name)
             for alias in [s.name, *s.aliases, s.workload or ""]:
@@ -109,6 +110,9 @@ class ServiceResolver:
                     self._exact.setdefault("-".join(_tokens(alias)), s.name)
             core = [t for t in _tokens(s.name) if t not in _GENERIC] or _tokens(s.name)
             self._stems.setdefault("-".join(core), set()).add(s.name)
+            # the leading words of a name: a pager's "Edge" service is `edge-proxy` when nothing else starts so
+            for n in range(1, len(core)):
+                self._prefixes.setdefault("-".join(core[:n]), set()).add(s.name)
         self._text_pattern = (
             re.compile(r"(?<![a-z0-9-])(" + "|".join(sorted((re.escape(n.lower()) for n in self._names), key=len, reverse=True)) + r")(?![a-z0-9-])")
             if self._names else None
@@ -143,6 +147,12 @@ class ServiceResolver:
                 stem = self._stems.get(key)
                 if stem and len(stem) == 1:
                     return next(iter(stem))
+        # a hint that is only the leading words of one service's name (and of no other, nor a name itself)
+        if 0 < len(words) <= 2:
+            key = "-".join(words)
+            owners = self._prefixes.get(key, set())
+            if len(owners) == 1 and key not in self._stems:
+                return next(iter(owners))
         return None
 
     def resolve(self, alert: Alert) -> str | None:

@@ -81,7 +81,11 @@ _AUTH_FAIL = re.compile(
     r"(login|log-in|sign-?in|logon)|bad_password|unknown_user|unknown user|no such user|user not found|"
     r"token (rejected|expired|invalid|revoked)|(jwt|signature) (verification )?(fail|mismatch|invalid|expired)|"
     r"invalid signature|credential stuffing|account (is )?locked|locked out|captcha|bot detect|suspicious|"
-    r"mfa (challenge )?fail|otp (mismatch|invalid|fail)", re.I)
+    r"mfa (challenge )?fail|otp (mismatch|invalid|fail)|"
+    # ASP.NET / IdentityModel and API gateways say it their own way
+    r"\bnot authenticated|(scheme\W{0,3}\w+ )?was (challenged|forbidden)|"
+    r"(signature|token|audience|issuer|lifetime) validation fail|token is (expired|invalid|revoked|not (yet )?valid)|"
+    r"api[ _-]?key\W{0,3}(\S+\W{0,3})?(is )?(invalid|not valid|unknown|revoked|expired|rejected|disabled)", re.I)
 _MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|\bgc\b|garbage collect|allocation fail|memory pressure|"
                         r"working set", re.I)
 _DISK_LOG = re.compile(r"no space left|enospc|errno 28|disk (is )?full|out of disk|disk quota|"
@@ -435,8 +439,10 @@ class DeterministicAnalyzer:
             dep.penalize(0.1, f"{v.service} also has new errors that do not name {first_hop}")
         out = [dep]
 
-        # the deepest failing service changed just before its own trouble began: that change is the culprit
-        onset = f.onset
+        # the deepest failing service changed just before its own trouble began: that change is the culprit.
+        # A service that crash-loops writes a few lines and may have no metric that moves: its trouble then
+        # dates from when the hop above it began to fail
+        onset = _chain_onset(chain, failures)
         for change in v.own_changes(deepest):
             if onset is None:
                 break
@@ -486,11 +492,7 @@ class DeterministicAnalyzer:
         changes = v.own_changes(v.service)
         blamed_chain = any(self._blames(v, v.service, c[1]) and self._failing_on_its_own(v, c[-1]) for c in chains)
         out = []
-        new_by_change: dict[str, list[EvidenceItem]] = {}
-        for change in changes:
-            new_by_change[change.id] = [
-                t for t in v.templates_of(v.service) if f"new_since:{change.id}" in t.signals and _fresh(t)
-                and not _names_any(_template_text(t), failing_names)]
+        new_by_change = _new_templates_by_change(v, changes, failing_names)
         for change in changes:
             lead = (onset - change.at).total_seconds() / 60
             if lead < -3 or lead > 360:
@@ -673,6 +675,34 @@ def _abstain_confidence(best: _Score | None, runner_up: float) -> float:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+def _new_templates_by_change(v: _View, changes: list[ChangeEvent], failing_names: list[str]
+                             ) -> dict[str, list[EvidenceItem]]:
+    """The service's new error templates, each given to the change it came with. By time, a template belongs to
+    the last change before it appeared; but when it (or its stack trace) names what exactly one earlier change
+    touched (a library, a setting, a version), it belongs to that change: of a deploy and a flag flip a minute
+    before the errors, the errors that quote the deploy's new library are the deploy's."""
+    out: dict[str, list[EvidenceItem]] = {c.id: [] for c in changes}
+    for t in v.templates_of(v.service):
+        since = next((s[len("new_since:"):] for s in t.signals if s.startswith("new_since:")), None)
+        if since is None or not _fresh(t) or _names_any(_template_text(t), failing_names):
+            continue
+        namers = [c for c in changes if t.at and timedelta(0) <= t.at - c.at <= timedelta(minutes=90)
+                  and _names_change(_template_text(t), c, v.service)]
+        owner = namers[0].id if len(namers) == 1 else since
+        if owner in out:
+            out[owner].append(t)
+    return out
+
+
+def _chain_onset(chain: list[str], failures: dict[str, _Failure]) -> datetime | None:
+    """When the deepest service of a chain began to fail: its own onset, else that of the nearest hop above."""
+    for name in reversed(chain):
+        f = failures.get(name)
+        if f is not None and f.onset is not None:
+            return f.onset
+    return None
+
+
 def _timing_points(lead_minutes: float) -> float:
     """A change just before the onset is suspect; one hours before is barely so."""
     if lead_minutes <= 30:
@@ -716,7 +746,11 @@ def _change_keys(change: ChangeEvent, service: str) -> set[str]:
     keys: set[str] = set()
     for m in _KEY.finditer(change.description or ""):
         word = m.group(0).strip(".:/-")
-        for part in {word, word.rsplit("/", 1)[-1], word.rsplit(":", 1)[-1]}:
+        parts = {word, word.rsplit("/", 1)[-1], word.rsplit(":", 1)[-1]}
+        for p in list(parts):
+            if "__" in p:      # an environment variable's hierarchy (.NET, Spring): Section__Key is Section:Key
+                parts |= {p.replace("__", ":"), p.replace("__", "."), p.rsplit("__", 1)[-1]}
+        for part in parts:
             part = part.strip(".:/-")
             if len(part) < 6 or part.lower() in _STOP or part.lower() == service.lower():
                 continue

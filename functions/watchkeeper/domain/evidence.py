@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover
     ClusterStateSource = object  # type: ignore[misc,assignment]
 from . import memory as incident_memory
 from . import metrics as metric_analysis
+from .diagnose import _AUTH_FAIL
 from .logs.miner import TemplateMiner
 
 _ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL", "WARN"}
@@ -49,6 +50,7 @@ class _Mined:
     stats: dict[str, LogTemplateStat] = field(default_factory=dict)
     times: dict[str, list[datetime]] = field(default_factory=dict)
     samples: dict[str, str] = field(default_factory=dict)
+    traces: dict[str, list[str]] = field(default_factory=dict)   # template id -> the stack trace that followed it
     first_event: datetime | None = None
     lines: int = 0
     miner: TemplateMiner | None = None
@@ -224,17 +226,30 @@ def _mine(service: str, events: list[LogEvent], miner: TemplateMiner | None = No
     times: dict[str, list[datetime]] = defaultdict(list)
     levels: dict[str, str] = {}
     base: dict[str, tuple[str, int | None]] = {}
+    head: tuple[str, datetime] | None = None      # the event a stack trace's lines belong to
+    trace: list[str] = []
     for e in events:
         line = miner.add(e.message)
         tid, level = line.template_id, line.level
         if line.status in _AUTH_STATUSES:
             tid = f"{tid}~{line.status}"
             level = level if level and level.upper() in _ERROR_LEVELS else "WARN"
+        # a multi-line stack trace is one event per line with the same timestamp: its lines (no level of their
+        # own) are kept as the context of the event that began it, so what the trace names is seen there
+        if head is not None and e.at == head[1] and line.level is None and tid != head[0]:
+            if len(trace) < 8:
+                trace.append(" ".join(e.message.split())[:160])
+        else:
+            if head is not None and trace:
+                out.traces[head[0]] = trace
+            head, trace = (tid, e.at), []
         base.setdefault(tid, (line.template_id, line.status if line.status in _AUTH_STATUSES else None))
         times[tid].append(e.at)
         out.samples[tid] = e.message
         if level:
             levels.setdefault(tid, level.upper())
+    if head is not None and trace:
+        out.traces[head[0]] = trace
     for tid, ts in times.items():
         template_id, status = base[tid]
         template = miner.template(template_id)
@@ -251,6 +266,8 @@ def _mine(service: str, events: list[LogEvent], miner: TemplateMiner | None = No
 def _level(level: str | None, template: str) -> str:
     if level in _ERROR_LEVELS:
         return "error" if level != "WARN" else "warn"
+    if level in (None, "INFO", "NOTICE") and _AUTH_FAIL.search(template):
+        return "warn"      # ASP.NET logs a rejected token at Information: a failed sign-in is a warning to us
     if level is None and _ERROR_WORDS.search(template):
         return "error"
     return (level or "info").lower()
@@ -424,7 +441,8 @@ def _items(incident: Incident, ev: Evidence, mined: dict[str, _Mined], max_templ
             chosen.append(row)
     for _, service, tid, stat, signals in chosen:
         sample = " ".join(mined[service].samples.get(tid, "").split())[:240]
+        trace = " / ".join(mined[service].traces.get(tid, []))[:300]
         add(type="log_template", ref=stat.template_id, service=service, at=stat.first_seen,
             detail=f"{service}: \"{stat.template[:160]}\" x{stat.count} ({stat.before_onset} before onset, "
-                   f"{stat.after_onset} after); e.g. {sample}", signals=signals)
+                   f"{stat.after_onset} after); e.g. {sample}" + (f"; trace: {trace}" if trace else ""), signals=signals)
     return items

@@ -85,7 +85,33 @@ def _unquote(v: str) -> str:
     return v
 
 
+# Serilog's compact JSON (CLEF): "@mt" the message template, "@m" the rendered message, "@l" the level (absent
+# means Information), "@x" the exception; the template's {Properties} are top-level keys
+_HOLE_RE = re.compile(r"\{([@$]?)([A-Za-z_][\w.]*)(?:[,:][^{}]*)?\}")
+
+
+def _from_clef(obj: dict[str, Any], ts: str | None) -> ParsedLine:
+    fields = dict(obj)
+    template = fields.pop("@mt", None)
+    rendered = fields.pop("@m", None)
+    if not isinstance(rendered, str):
+        def hole(m: re.Match[str]) -> str:
+            v = fields.get(m.group(2))
+            return m.group(0) if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+        rendered = _HOLE_RE.sub(hole, template) if isinstance(template, str) else ""
+    level = _norm_level(fields.pop("@l", None) or fields.pop("@level", None)) or "INFO"
+    exc = fields.pop("@x", None)
+    if isinstance(exc, str) and exc.strip():      # the exception's first line names what failed
+        rendered = f"{rendered} | {exc.strip().splitlines()[0]}"
+    ts = ts or (str(fields["@t"]) if "@t" in fields else None)
+    fields.pop("@t", None)
+    fields.pop("@i", None)
+    return ParsedLine(message=rendered, timestamp=ts, level=level, fields=fields, kind="json")
+
+
 def _from_mapping(obj: dict[str, Any], ts: str | None, kind: str) -> ParsedLine:
+    if kind == "json" and ("@mt" in obj or "@m" in obj):
+        return _from_clef(obj, ts)
     fields = dict(obj)
     msg = None
     for k in _MSG_KEYS:
@@ -179,8 +205,9 @@ def http_status(p: ParsedLine) -> int | None:
     """The HTTP status an access-log line reports (a field, or the status after the request line), if any."""
     fields = p.fields
     if fields:
+        lower = {k.lower(): v for k, v in fields.items() if isinstance(k, str)}    # .NET writes "StatusCode"
         for k in _STATUS_KEYS:
-            v = fields.get(k)
+            v = fields.get(k, lower.get(k.lower()))
             if v is not None:
                 break
         else:
