@@ -173,3 +173,81 @@ def test_a_number_401_in_an_error_is_not_an_auth_failure_and_disk_io_is_not_a_fu
     _, cause = _diagnose(logs, metrics, [change], _incident("portal-5xx", "availability"))
     assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-90")
     assert not [h for h in cause.hypotheses if h.kind in ("security_event", "disk_full")]
+
+
+def test_rejected_bearer_tokens_in_aspnet_words_at_information_are_a_security_event_not_a_surge():
+    """JwtBearer logs a rejected token at Information ("was not authenticated", IDX10503, "was challenged")
+    in Serilog's compact JSON; traffic is 2.8x and the alerts speak of CPU: it is an attack, not demand."""
+    def ok(t, n):
+        return json.dumps({"@t": t.isoformat(), "@mt": "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed} ms",
+                           "RequestMethod": "GET", "RequestPath": f"/v2/orders/{n}", "StatusCode": 200, "Elapsed": 20 + n % 50})
+
+    def rejected(t, n):
+        return json.dumps({"@t": t.isoformat(), "@mt": "{AuthenticationScheme} was not authenticated. Failure message: {FailureMessage}",
+                           "AuthenticationScheme": "Bearer", "FailureMessage": "IDX10503: Signature validation failed."})
+    logs = _every(END - timedelta(hours=3), END, 3, ok) + _every(ONSET, END, 1.5, rejected)
+    metrics = [_series("RequestCount", 2100, 5900), _series("CPUUtilization", 33, 81)]
+    evidence, cause = _diagnose(logs, metrics, incident=_incident("portal-cpu-high", "resource"))
+    assert any(t.level == "warn" and "was not authenticated" in t.template for t in evidence.templates)
+    assert cause.kind == "security_event"
+    assert not [h for h in cause.hypotheses if h.kind == "traffic_surge" and h.score > 0.1]
+
+
+def test_errors_whose_stack_trace_names_a_deploys_library_are_the_deploys_though_a_flag_flip_is_closer():
+    """A deploy brings WeasyPrint; a flag flip lands five minutes later, just before the errors. The error line
+    itself names nothing; its trace (lines of the same timestamp) imports weasyprint: the deploy is the cause."""
+    deploy, flag = ONSET - timedelta(minutes=6), ONSET - timedelta(minutes=1)
+    logs = _every(END - timedelta(hours=3), END, 5, lambda t, n: f"INFO invoice.http GET /invoices/{n} -> 200")
+    for e in _every(ONSET, END, 6, lambda t, n: f"ERROR invoice.pdf rendering invoice {n} failed"):
+        logs += [e, LogEvent(e.at, "Traceback (most recent call last):", e.log_group),
+                 LogEvent(e.at, '  File "/app/invoice/pdf.py", line 31, in render', e.log_group),
+                 LogEvent(e.at, "    from weasyprint import HTML", e.log_group),
+                 LogEvent(e.at, "OSError: cannot load library 'libpango-1.0-0'", e.log_group)]
+    changes = [ChangeEvent(id="deploy-portal-57", kind="deploy", service="portal", at=deploy, revision="57",
+                           previous_revision="56", description="Render PDFs with WeasyPrint 62 (slim base image)"),
+               ChangeEvent(id="cfg-portal-31", kind="config", service="portal", at=flag, revision="31",
+                           previous_revision="30", description="AppConfig portal/prod: show_vat_breakdown=true")]
+    evidence, cause = _diagnose(logs, [_series("pdf_failures", 0, 25)], changes, _incident("portal-pdf", "availability"))
+    head = next(i for i in evidence.items if i.type == "log_template" and "rendering invoice" in i.detail)
+    assert "trace: Traceback (most recent call last):" in head.detail and "weasyprint" in head.detail
+    assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-portal-57")
+
+
+def test_a_dotnet_setting_set_through_an_environment_style_key_is_named_by_its_section_and_key():
+    from watchkeeper.domain.diagnose import _names_change
+    change = ChangeEvent(id="cfg-1", kind="config", service="fares-api", at=ONSET, revision="2", previous_revision="1",
+                         description="Update SSM parameter /prod/fares-api/FareCache__EntryTtlSeconds: 900 -> 0")
+    assert _names_change("FareCache:EntryTtlSeconds is 0; fare caching is disabled", change, "fares-api")
+    assert not _names_change("Fare lookup exceeded 5000 ms", change, "fares-api")
+
+
+def test_a_crash_looping_dependency_with_no_onset_of_its_own_is_blamed_on_its_deploy():
+    """web -> booking -> seats: seats panics at start after its deploy and writes a handful of lines (no onset of its
+    own); booking's errors name it. The culprit is seats' deploy, dated by when booking began to fail."""
+    catalog = ServiceCatalog(services=[
+        Service(name="web", platform="eks", workload="web", log_group="/eks/web", depends_on=["booking"]),
+        Service(name="booking", platform="eks", workload="booking", log_group="/eks/booking", depends_on=["seats"]),
+        Service(name="seats", platform="eks", workload="seats", log_group="/eks/seats")])
+    deploy = ONSET - timedelta(minutes=2)
+
+    def at(group, items):
+        return [LogEvent(e.at, e.message, group) for e in items]
+    logs = at("/eks/booking", _every(END - timedelta(hours=3), END, 20, lambda t, n: f"INFO booking {n} created")
+              + _every(ONSET, END, 5, lambda t, n: f"ERROR seat hold {n} failed: POST http://seats:8080/v1/holds: "
+                                                  "Connection refused"))
+    logs += at("/eks/seats", _every(END - timedelta(hours=3), deploy, 60, lambda t, n: f"INFO hold {n} placed")
+               + _every(ONSET, END, 240, lambda t, n: "panic: runtime error: invalid memory address or nil pointer dereference"))
+    logs += at("/eks/web", _every(END - timedelta(hours=3), END, 20, lambda t, n: f"INFO GET /p/{n} 200"))
+    alerts = [AlertRef(delivery_id="d1", fingerprint="g:booking", source="grafana", status="firing", title="booking errors",
+                       received_at=END, service="booking", category="availability", alarm_name="BookingErrors")]
+    incident = Incident(id="inc-booking-1", service="booking", opened_at=END, last_alert_at=END, alerts=alerts)
+    change = ChangeEvent(id="deploy-seats-77", kind="deploy", service="seats", at=deploy, revision="77",
+                         previous_revision="76")
+    failures = MetricSeries("booking", "App", "hold_failures", "Count",
+                            [(END - timedelta(minutes=180 - i), 0.0 if END - timedelta(minutes=180 - i) < ONSET else 12.0)
+                             for i in range(180)])
+    evidence = EvidenceGatherer(catalog, FakeLogs(sorted(logs, key=lambda e: e.at)), FakeMetrics([failures]),
+                                FakeChanges([change])).gather(incident)
+    assert "seats" not in evidence.onsets
+    cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
+    assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-seats-77")

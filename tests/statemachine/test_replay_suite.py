@@ -46,9 +46,16 @@ def test_the_suite_bundle_is_diagnosed_right(bundle):
 
 
 def test_the_suite_is_small_and_reproducible(tmp_path):
-    """The generator writes exactly the committed bundles, and they stay under 8 MB."""
-    subprocess.run([sys.executable, str(SUITE.parent / "make_suite.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    """The generators write exactly the committed bundles: make_suite.py's under 8 MB, and make_redteam.py's
+    (`rt-*`, sized like held-out bundles, 270-550 KB each) under 7 MB."""
+    for generator in ("make_suite.py", "make_redteam.py"):
+        subprocess.run([sys.executable, str(SUITE.parent / generator), str(tmp_path)], check=True, capture_output=True)
     for bundle in BUNDLES:
         assert (tmp_path / bundle.name / "scenario.yaml").read_text() == (bundle / "scenario.yaml").read_text()
-    assert sum(f.stat().st_size for f in SUITE.rglob("*") if f.is_file()) < 8_000_000
+        for log in (bundle / "logs").glob("*.log"):
+            assert (tmp_path / bundle.name / "logs" / log.name).read_bytes() == log.read_bytes(), log
+
+    def size(red_team: bool) -> int:
+        return sum(f.stat().st_size for b in BUNDLES if b.name.startswith("rt-") == red_team
+                   for f in b.rglob("*") if f.is_file())
+    assert size(False) < 8_000_000 and size(True) < 7_000_000

@@ -352,3 +352,24 @@ def test_http_status_of_access_log_lines(line, status):
     from watchkeeper.domain.logs.parse import http_status
 
     assert http_status(parse_line(line)) == status
+
+
+def test_serilog_compact_json_is_read_as_its_rendered_template_level_and_exception():
+    """CLEF: "@mt" with its {Properties} as top-level keys, "@l" absent for Information, "@x" the exception."""
+    from watchkeeper.domain.logs.parse import http_status
+    info = parse_line('{"@t":"2026-10-02T19:20:00.1234560Z","@mt":"HTTP {RequestMethod} {RequestPath} responded '
+                      '{StatusCode} in {Elapsed:0.0000} ms","RequestMethod":"GET","RequestPath":"/v2/orders/7",'
+                      '"StatusCode":401,"Elapsed":3.25,"SourceContext":"Serilog.AspNetCore.RequestLoggingMiddleware"}')
+    assert (info.level, info.message, http_status(info)) == ("INFO", "HTTP GET /v2/orders/7 responded 401 in 3.25 ms", 401)
+    assert info.timestamp == "2026-10-02T19:20:00.1234560Z"
+    err = parse_line(json.dumps({"@t": "2026-10-02T19:20:00Z", "@mt": "Failed executing DbCommand ({Elapsed}ms)",
+                                 "@l": "Error", "Elapsed": 3,
+                                 "@x": "Npgsql.PostgresException (0x80004005): 53300: sorry, too many clients already\n"
+                                       "   at Npgsql.Internal.NpgsqlConnector.ReadMessageLong()"}))
+    assert err.level == "ERROR"
+    assert err.message == "Failed executing DbCommand (3ms) | Npgsql.PostgresException (0x80004005): 53300: sorry, too many clients already"
+
+
+def test_a_status_field_is_found_whatever_its_case():
+    from watchkeeper.domain.logs.parse import http_status
+    assert http_status(parse_line('{"level":"info","msg":"done","StatusCode":"403"}')) == 403
