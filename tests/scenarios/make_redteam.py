@@ -1404,6 +1404,220 @@ def rt_invoice_deploy_beside_flag():
           {"invoice-api.log": ("/eks/billing/invoice-api", log), "billing-pg.log": ("/aws/rds/instance/billing-pg/postgresql", db)})
 
 
+
+# ==================================================================================================
+# Round two: dependencies named by address, keys enumerated with no metrics, Micrometer names, GuardDuty
+# ==================================================================================================
+@scenario
+def rt_orders_chain_pg_by_address():
+    """Kong -> Go orders-svc -> Postgres: a runaway plan pins the database's CPU; Go's errors mostly name an address.
+    orders-svc's own deploy 25 minutes earlier is innocent."""
+    rng = Rng(7117)
+    Log.scale = 9.0
+    now = parse("2026-09-22T14:44:00Z")
+    acct = "318870044215"
+    onset = now - timedelta(minutes=11)
+    deploy_at = onset - timedelta(minutes=25)
+    start = now - timedelta(hours=6)
+    services = [
+        svc("api-gw", "frontend", "ecs", "/ecs/shop/api-gw", ["orders-svc"], workload="api-gw", cluster="shop-ecs"),
+        svc("orders-svc", "api", "ecs", "/ecs/shop/orders-svc", ["orders-pg"], workload="orders-svc", cluster="shop-ecs"),
+        svc("orders-pg", "database", "rds", "/aws/rds/instance/orders-pg/postgresql", [], workload="orders-pg"),
+    ]
+    gw = Log(rng)
+
+    def kong(t):
+        bad = t >= onset + timedelta(seconds=30) and rng.random() < 0.3
+        st = 504 if bad else 200
+        return json.dumps({"started_at": int(t.timestamp() * 1000), "request": {"method": rng.choice(["GET", "POST"]),
+                           "uri": routes(rng, "/orders/{id}", "/orders", "/orders/{id}/items")},
+                           "response": {"status": st}, "latencies": {"proxy": 60000 if bad else rng.randint(5, 90),
+                                                                    "kong": rng.randint(0, 3)},
+                           "upstream_uri": "/v1/orders", "service": {"name": "orders"}, "client_ip": rng.ip("100.70.")},
+                          separators=(",", ":"))
+    gw.every(start, now, 2.5, kong)
+    osvc = Log(rng)
+    osvc.every(start, now, 3, lambda t: zap_console("info", "http/mw.go:44", "request", path=routes(rng, "/v1/orders/{id}", "/v1/orders"),
+                                                    status=200, ms=rng.randint(2, 40) * (20 if t >= onset else 1)))
+    osvc.every(start, now, 600, lambda t: zap_console("warn", "cache/lru.go:81", "lru evicted entries", n=rng.randint(100, 900)))
+    for k in range(3):
+        t = deploy_at + timedelta(seconds=25 + 20 * k)
+        osvc.at(t, zap_console("info", "cmd/orders/main.go:33", "orders-svc up", version="4.9.2", pool_max=40))
+    osvc.every(onset, now, 2.2, lambda t: zap_console(
+        "error", "store/pg.go:129", "query failed",
+        err=rng.choice([f"failed to connect to `host=10.0.3.41 user=orders database=orders`: dial error (timeout: dial tcp 10.0.3.41:5432: i/o timeout)",
+                        "timeout: context deadline exceeded", "ERROR: canceling statement due to statement timeout (SQLSTATE 57014)"]),
+        order=rng.slug(10)))
+    osvc.every(onset + timedelta(minutes=1), now, 9, lambda t: zap_console("warn", "store/pool.go:58", "pool exhausted, waiting for a connection",
+                                                                           waiting=rng.randint(10, 60), max=40))
+    db = Log(rng)
+    db.every(start, now, 150, lambda t: ms.pg(t, rng, "LOG", f"automatic analyze of table \"orders.public.order_items\"", user="", db=""))
+    db.at(onset - timedelta(minutes=2), ms.pg(onset - timedelta(minutes=2), rng, "LOG", "automatic analyze of table \"orders.public.orders\"", user="", db=""))
+    db.every(onset - timedelta(minutes=1), now, 6, lambda t: ms.pg(t, rng, "LOG",
+             f"duration: {rng.uniform(25000, 60000):.3f} ms  statement: SELECT o.* FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = $1",
+             user="orders", db="orders"))
+    db.every(onset, now, 8, lambda t: ms.pg(t, rng, "ERROR", "canceling statement due to statement timeout", user="orders", db="orders"))
+    metrics = [
+        metric(rng, now, "orders-pg", "AWS/RDS", "CPUUtilization", "Percent", step_at(onset - timedelta(minutes=1), 22, 99, 2), 0.01),
+        metric(rng, now, "orders-pg", "AWS/RDS", "ReadIOPS", "Count/Second", step_at(onset - timedelta(minutes=1), 900, 14000, 2), 0.05, 0),
+        metric(rng, now, "orders-pg", "AWS/RDS", "DatabaseConnections", "Count", step_at(onset, 60, 160, 3), 0.03, 0),
+        metric(rng, now, "orders-svc", "AWS/ECS", "CPUUtilization", "Percent", flat(21), 0.08),
+        metric(rng, now, "orders-svc", "Shop/Orders", "p99_latency", "Milliseconds", step_at(onset, 70, 9800), 0.05, 0),
+        metric(rng, now, "api-gw", "Shop/Gateway", "responses_5xx", "Count", step_at(onset + timedelta(minutes=1), 1, 95), 0.15, 0),
+    ]
+    alerts = [
+        datadog(rng, now, "api-gw 504s above 2%", "service:api-gw,env:prod", "kong.http.status.504",
+                "sum(last_5m):sum:kong.http.status{status:504}.as_count() > 200", "gateway timeouts"),
+        cw_sns(rng, acct, now + timedelta(minutes=1), "orders-svc-p99-latency", "orders-svc p99 above 2s", "Shop/Orders",
+               "p99_latency", {"Service": "orders-svc"}, 9800, 2000),
+        cw_sns(rng, acct, now + timedelta(minutes=2), "orders-pg-cpu-high", "orders-pg CPU above 90%", "AWS/RDS", "CPUUtilization",
+               {"DBInstanceIdentifier": "orders-pg"}, 99, 90),
+    ]
+    changes = [change("ecs-orders-svc-td-131", "deploy", "orders-svc", deploy_at, "ecs", "ci", "Order history endpoint v2 (pagination)", 131, 130, "9d1e0b2")]
+    write(bundle("rt-orders-chain-pg-by-address",
+                 "After an automatic analyze the database picks a bad plan and its CPU pins at 99%; the Go service's errors "
+                 "name its address, not its name; the gateway returns 504. The service's deploy 25 minutes earlier is innocent.",
+                 now, acct, services, alerts, changes, metrics,
+                 [inc("orders-svc", 3, "performance", "dependency_failure", "orders-pg", "page_human",
+                      ["rollback_deployment", "scale_service", "restart_pods"])]),
+          {"api-gw.log": ("/ecs/shop/api-gw", gw), "orders-svc.log": ("/ecs/shop/orders-svc", osvc),
+           "orders-pg.log": ("/aws/rds/instance/orders-pg/postgresql", db)})
+
+
+@scenario
+def rt_mobile_keys_enumeration_no_metrics():
+    """API keys enumerated against a mobile API that has no metrics at all; 3x requests, 403s, 'not recognised'."""
+    rng = Rng(7118)
+    Log.scale = 9.0
+    now = parse("2026-05-19T23:08:00Z")
+    acct = "476630928115"
+    onset = now - timedelta(minutes=15)
+    start = now - timedelta(hours=5)
+    services = [svc("mobile-api", "api", "ec2", "/ec2/mobile/mobile-api", [], workload="mobile-api-asg")]
+    log = Log(rng)
+    log.every(start, now, 2, lambda t: ms.nginx(rng, t, "GET", routes(rng, "/v3/feed", "/v3/profile/{id}", "/v3/items/{n}"), 200,
+                                                rng.uniform(0.01, 0.2) * (3 if t >= onset else 1)))
+
+    def probe(t):
+        key = rng.hexid(24)
+        return [ms.nginx(rng, t, "GET", f"/v3/items/{rng.randint(1000, 999999)}?api_key={key}", 403, rng.uniform(0.001, 0.01)),
+                json.dumps({"level": "warning", "ts": iso_ms(t), "logger": "mobile.auth", "msg": f"api key {key[:6]}... not recognised",
+                            "client": rng.ip(rng.choice(["141.98.", "80.94.", "193.142."]))})]
+    log.every(onset, now, 0.8, probe)
+    log.every(start, now, 500, lambda t: json.dumps({"level": "warning", "ts": iso_ms(t), "logger": "mobile.push",
+                                                     "msg": f"APNs feedback: {rng.randint(1, 30)} invalid device tokens pruned"}))
+    alerts = [
+        pagerduty(rng, now, "mobile-api response time above 1s (synthetic)", "Mobile API", "mobile-api/latency",
+                  "Q2MOB" + rng.hexid(5).upper(), 4410),
+        datadog(rng, now + timedelta(minutes=2), "mobile-api request rate anomaly", "service:mobile-api,env:prod",
+                "nginx.net.request_per_s", "anomalies(avg:nginx.net.request_per_s{service:mobile-api}, 'agile', 3) >= 1",
+                "requests well above the usual"),
+    ]
+    changes = [change("deploy-mobile-api-2026-05-19", "deploy", "mobile-api", now - timedelta(hours=2, minutes=10), "codedeploy", "ci",
+                      "Feed ranking tweaks", "d-7Q2K", "d-6Z1J")]
+    changes[0]["revision"], changes[0]["previous_revision"] = "d-7Q2K", "d-6Z1J"
+    write(bundle("rt-mobile-keys-enumeration-no-metrics",
+                 "Someone enumerates API keys at 3x the usual request rate; the service has no metrics, its log shows 403s "
+                 "and 'api key not recognised'. Security triage, no scale-out.",
+                 now, acct, services, alerts, changes, [],
+                 [inc("mobile-api", 2, "performance", "security_event", None, "page_human", list(ALL_WRITES))]),
+          {"mobile-api.log": ("/ec2/mobile/mobile-api", log)})
+
+
+@scenario
+def rt_render_micrometer_surge():
+    """A genuine surge on a Spring service whose metrics are Micrometer's dotted names and CPU a 0-1 fraction."""
+    rng = Rng(7119)
+    Log.scale = 6.0
+    now = parse("2026-12-14T18:31:00Z")
+    acct = "204419908357"
+    onset = now - timedelta(minutes=18)
+    start = now - timedelta(hours=5)
+    services = [svc("render-svc", "api", "ecs", "/ecs/media/render-svc", ["asset-store"], workload="render-svc", cluster="media-ecs"),
+                svc("asset-store", "database", "rds", None, [], workload="asset-store")]
+    log = Log(rng)
+    log.every(start, now, 2, lambda t: spring_line(t, "INFO", f"http-nio-8080-exec-{rng.randint(1, 200)}", "c.e.render.web.Access",
+                                                   f"GET /render/{rng.slug(12)}.webp?w={rng.choice([320, 640, 1280])} 200 {int(rng.uniform(30, 120) * (3 if t >= onset else 1))}ms"))
+    log.every(onset, now, 0.9, lambda t: spring_line(t, "INFO", f"http-nio-8080-exec-{rng.randint(1, 200)}", "c.e.render.web.Access",
+                                                     f"GET /render/{rng.slug(12)}.webp?w={rng.choice([320, 640])}&utm_source=tv-ad 200 {int(rng.uniform(80, 400))}ms"))
+    log.every(start, now, 400, lambda t: spring_line(t, "WARN", "render-pool-1", "c.e.render.ImagePipeline",
+                                                     f"Slow decode of {rng.slug(12)}.heic ({rng.randint(900, 2500)} ms)"))
+    log.every(onset + timedelta(minutes=5), now, 40, lambda t: spring_line(t, "WARN", "http-nio-8080-Acceptor", "o.a.t.u.n.NioEndpoint",
+                                                                           "Maximum number of threads (200) created for connector with address [null] and port [8080]"))
+    metrics = [
+        metric(rng, now, "render-svc", "Media/Render", "http.server.requests.count", "Count", step_at(onset, 3100, 9400, 4), 0.05, 0),
+        metric(rng, now, "render-svc", "Media/Render", "http.server.requests.p99", "Seconds", step_at(onset, 0.18, 0.95, 4), 0.06, 3),
+        metric(rng, now, "render-svc", "Media/Render", "process.cpu.usage", "None", step_at(onset, 0.31, 0.93, 4), 0.04, 3),
+        metric(rng, now, "render-svc", "Media/Render", "jvm.threads.live", "Count", step_at(onset, 70, 214, 4), 0.03, 0),
+        metric(rng, now, "render-svc", "Media/Render", "http.server.requests.4xx", "Count", flat(12), 0.3, 0),
+        metric(rng, now, "asset-store", "AWS/RDS", "CPUUtilization", "Percent", step_at(onset, 18, 29), 0.08),
+    ]
+    alerts = [
+        grafana(rng, now, "RenderLatencyP99", {"service": "render-svc", "severity": "warning"}, "render-svc p99 0.95s",
+                "http.server.requests p99 above 0.5s", 0.95),
+        cw_event(rng, acct, now + timedelta(minutes=1), "media-ecs-render-svc-cpu", "render-svc CPU above 80%", "AWS/ECS",
+                 "CPUUtilization", {"ClusterName": "media-ecs", "ServiceName": "render-svc"}, 91, 80),
+    ]
+    changes = [change("ecs-render-svc-td-88", "deploy", "render-svc", now - timedelta(hours=20), "ecs", "ci", "AVIF output", 88)]
+    metrics.append(metric(rng, now, "render-svc", "AWS/ECS", "CPUUtilization", "Percent", step_at(onset, 30, 91, 4), 0.04))
+    write(bundle("rt-render-micrometer-surge",
+                 "A TV ad triples image renders (many clients, ordinary 200s); Micrometer metric names and a 0-1 CPU fraction. "
+                 "Scale out.",
+                 now, acct, services, alerts, changes, metrics,
+                 [inc("render-svc", 2, "performance", "traffic_surge", None, "scale_service", ["rollback_deployment"])]),
+          {"render-svc.log": ("/ecs/media/render-svc", log)})
+
+
+@scenario
+def rt_guardduty_dos_with_traffic():
+    """GuardDuty says an instance of the worker is sending a denial of service; its CPU and outbound traffic soar."""
+    rng = Rng(7120)
+    Log.scale = 3.0
+    now = parse("2026-02-08T09:12:00Z")
+    acct = "791120556843"
+    onset = now - timedelta(minutes=20)
+    start = now - timedelta(hours=5)
+    services = [svc("image-worker", "worker", "ec2", "/ec2/media/image-worker", [], workload="image-worker-asg")]
+    log = Log(rng)
+    log.every(start, now, 4, lambda t: pyline(t, "INFO", "worker.jobs", f"job {rng.uid()} resized {rng.randint(1, 12)} images in {rng.uniform(0.2, 3):.2f}s"))
+    log.every(start, now, 300, lambda t: pyline(t, "WARNING", "worker.s3", f"retrying GetObject after SlowDown ({rng.randint(1, 3)}/5)"))
+    log.every(onset, now, 30, lambda t: pyline(t, "WARNING", "worker.jobs", f"job {rng.uid()} took {rng.uniform(20, 60):.1f}s (cpu starved?)"))
+    instance = f"i-0{rng.hexid(16)}"
+    resource = {"resourceType": "Instance", "instanceDetails": {
+        "instanceId": instance, "instanceType": "c6i.large", "imageId": "ami-0abc1234def567890",
+        "tags": [{"key": "Name", "value": "image-worker"}, {"key": "aws:autoscaling:groupName", "value": "image-worker-asg"}],
+        "networkInterfaces": [{"privateIpAddress": rng.ip("10.12."), "vpcId": "vpc-0a1b2c3d"}]}}
+    fid = rng.hexid(32)
+    from make_suite import guardduty_finding
+    alerts = [
+        guardduty_finding(rng, acct, now, "Backdoor:EC2/DenialOfService.Tcp",
+                          f"EC2 instance {instance} is behaving in a manner that may indicate it is being used to perform a DoS attack.",
+                          f"EC2 instance {instance} is behaving in a manner that may indicate it is being used to perform a Denial of Service (DoS) attack using the TCP protocol.",
+                          8.0, resource, fid),
+        cw_sns(rng, acct, now + timedelta(minutes=1), "image-worker-cpu-high", "image-worker CPU above 85%", "AWS/EC2", "CPUUtilization",
+               {"AutoScalingGroupName": "image-worker-asg"}, 97, 85),
+        guardduty_finding(rng, acct, now + timedelta(minutes=6), "Backdoor:EC2/DenialOfService.Tcp",
+                          f"EC2 instance {instance} is behaving in a manner that may indicate it is being used to perform a DoS attack.",
+                          f"EC2 instance {instance} is behaving in a manner that may indicate it is being used to perform a Denial of Service (DoS) attack using the TCP protocol.",
+                          8.0, resource, fid, 5),
+    ]
+    metrics = [
+        metric(rng, now, "image-worker", "AWS/EC2", "CPUUtilization", "Percent", step_at(onset, 41, 97, 2), 0.03),
+        metric(rng, now, "image-worker", "AWS/EC2", "NetworkOut", "Bytes", step_at(onset, 2.1e8, 9.4e9, 2), 0.05, 0),
+        metric(rng, now, "image-worker", "AWS/EC2", "NetworkIn", "Bytes", step_at(onset, 6.0e8, 1.7e9, 2), 0.05, 0),
+        metric(rng, now, "image-worker", "Media/Worker", "jobs_completed", "Count", step_at(onset, 140, 60, 2), 0.06, 0),
+    ]
+    changes = [change("codedeploy-image-worker-d-88", "deploy", "image-worker", now - timedelta(minutes=50), "codedeploy", "ci",
+                      "Pillow 10.4", "d-88", "d-87")]
+    changes[0]["revision"], changes[0]["previous_revision"] = "d-88", "d-87"
+    write(bundle("rt-guardduty-dos-with-traffic",
+                 "GuardDuty: an image-worker instance is sending a TCP DoS; its CPU and network soar. A deploy 50 minutes "
+                 "earlier is a decoy. Security triage, nothing written.",
+                 now, acct, services, alerts, changes, metrics,
+                 [inc("image-worker", 3, "security", "security_event", None, "page_human", list(ALL_WRITES))]),
+          {"image-worker.log": ("/ec2/media/image-worker", log)})
+
+
 def pyline(t: datetime, level: str, logger: str, msg: str) -> str:
     return f"{t:%Y-%m-%d %H:%M:%S},{t.microsecond // 1000:03d} {level:<8} {logger}: {msg}"
 
