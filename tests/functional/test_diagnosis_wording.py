@@ -251,3 +251,15 @@ def test_a_crash_looping_dependency_with_no_onset_of_its_own_is_blamed_on_its_de
     assert "seats" not in evidence.onsets
     cause = DeterministicAnalyzer(catalog).diagnose(incident, evidence)
     assert (cause.kind, cause.culprit) == ("bad_deploy", "deploy-seats-77")
+
+
+def test_rejected_api_keys_and_unauthenticated_requests_are_auth_failures_in_logs_and_metric_names():
+    from watchkeeper.domain.diagnose import _AUTH_FAIL, _AUTH_METRIC
+    for line in ("api key 3f9a1c... not recognised", "Rejected request: invalid API key", "API key ak_123 is revoked",
+                 "Bearer was not authenticated. Failure message: IDX10223: Lifetime validation failed.",
+                 "AuthenticationScheme: Bearer was challenged.", "the token is expired"):
+        assert _AUTH_FAIL.search(line), line
+    for name in ("invalid_api_keys", "ApiKeyRejected", "api_key_failures_total", "unauthenticated_requests"):
+        assert _AUTH_METRIC.search(name), name
+    for benign in ("api_latency", "keys_evicted", "cache_keys", "lookup failed for key 42", "token refreshed"):
+        assert not _AUTH_METRIC.search(benign) and not _AUTH_FAIL.search(benign), benign

@@ -55,10 +55,11 @@ _LATENCY = re.compile(r"latency|duration|p9\d|p50|response_?time|elapsed|seconds
 _CPU = re.compile(r"cpu", re.I)
 _ERRORS = re.compile(r"5xx|5\d\d|error|fault|fail|exception|unhealthy|timeout|reject", re.I)
 _AUTH_METRIC = re.compile(
-    r"401|403|unauthori[sz]|forbidden|denied|waf|brute|stuffing|captcha|bot_?(detect|score|block)|"
-    r"(auth\w*|log_?ins?|sign_?ins?|credentials?|passwords?|tokens?|jwt)[._\- ]?(fail|error|reject|denied|invalid|bad|wrong)|"
-    r"(fail|error|reject|denied|invalid|bad|wrong|unsuccessful)\w*?[._\- ]?(auth\w*|log_?ins?|sign_?ins?|credentials?|"
-    r"passwords?)|(token|jwt|signature)\w*?[._\- ]?(validation|verification)\w*?[._\- ]?(fail|error|reject)|"
+    r"401|403|unauthori[sz]|unauthenticated|forbidden|denied|waf|brute|stuffing|captcha|bot_?(detect|score|block)|"
+    r"(auth\w*|log_?ins?|sign_?ins?|credentials?|passwords?|tokens?|jwt|api_?keys?)[._\- ]?(fail|error|reject|denied|invalid|bad|"
+    r"wrong|unknown|revoked)|"
+    r"(fail|error|reject|denied|invalid|bad|wrong|unsuccessful|unknown|revoked)\w*?[._\- ]?(auth\w*|log_?ins?|sign_?ins?|"
+    r"credentials?|passwords?|api_?keys?)|(token|jwt|signature)\w*?[._\- ]?(validation|verification)\w*?[._\- ]?(fail|error|reject)|"
     r"(?<!thread_)(?<!threads_)(?<!thread)blocked(?!\w*thread)", re.I)
 _CLIENT_ERRORS = re.compile(r"4xx|4\d\d", re.I)
 _DISK = re.compile(r"disk|filesystem|storage|inode|volume|\bfs\b|ebs", re.I)
@@ -85,7 +86,8 @@ _AUTH_FAIL = re.compile(
     # ASP.NET / IdentityModel and API gateways say it their own way
     r"\bnot authenticated|(scheme\W{0,3}\w+ )?was (challenged|forbidden)|"
     r"(signature|token|audience|issuer|lifetime) validation fail|token is (expired|invalid|revoked|not (yet )?valid)|"
-    r"api[ _-]?key\W{0,3}(\S+\W{0,3})?(is )?(invalid|not valid|unknown|revoked|expired|rejected|disabled)", re.I)
+    r"api[ _-]?key\W{0,3}(\S+\W{0,3})?(is )?(invalid|not valid|unknown|revoked|expired|rejected|disabled|"
+    r"not (recogni[sz]ed|found|known))|(invalid|unknown|revoked|expired) api[ _-]?key", re.I)
 _MEMORY_LOG = re.compile(r"heap|memory|\brss\b|oom|out of memory|\bgc\b|garbage collect|allocation fail|memory pressure|"
                         r"working set", re.I)
 _DISK_LOG = re.compile(r"no space left|enospc|errno 28|disk (is )?full|out of disk|disk quota|"
