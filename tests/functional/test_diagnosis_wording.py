@@ -263,3 +263,11 @@ def test_rejected_api_keys_and_unauthenticated_requests_are_auth_failures_in_log
         assert _AUTH_METRIC.search(name), name
     for benign in ("api_latency", "keys_evicted", "cache_keys", "lookup failed for key 42", "token refreshed"):
         assert not _AUTH_METRIC.search(benign) and not _AUTH_FAIL.search(benign), benign
+
+
+def test_a_surge_is_never_named_sure_enough_to_skip_a_person():
+    """Load and strain are all a surge stands on; an attack whose auth signals are not readable brings the same."""
+    logs = _every(END - timedelta(hours=3), END, 3, lambda t, n: f"lvl=info msg=served path=/deals/{n % 500} status=200")
+    metrics = [_series("RequestCount", 2200, 6900), _series("TargetResponseTime", 0.08, 0.35), _series("CPUUtilization", 35, 91)]
+    _, cause = _diagnose(logs, metrics)
+    assert cause.kind == "traffic_surge" and 0.5 <= cause.confidence < 0.8

@@ -44,6 +44,7 @@ MIN_MARGIN = 0.08
 SURE = 0.8                  # at or above this, a diagnosis may act on its own: keep only sure ones there
 CLOSE_CALL_CAP = 0.74
 MISSING_DATA_CAP = 0.76
+SURGE_CAP = 0.78            # hostile traffic whose auth signals we cannot read looks like demand from outside
 MAX_CONFIDENCE = 0.95
 
 # metric roles, by name (and unit where names say little)
@@ -647,6 +648,10 @@ def _confidence(best: _Score, runner_up: float, evidence: Evidence, service: str
         raw = min(raw, CLOSE_CALL_CAP)
     if any(m in evidence.missing for m in (f"metrics:{service}", f"logs:{service}")) and best.kind != "security_event":
         raw = min(raw, MISSING_DATA_CAP)
+    if best.kind == "traffic_surge":
+        # a surge is named from load and strain alone, and an attack in words we do not know (or with no
+        # log to read) brings the same: sure enough to plan a scale-out, never sure enough to skip a person
+        raw = min(raw, SURGE_CAP)
     return round(min(raw, MAX_CONFIDENCE), 2)
 
 
