@@ -834,18 +834,24 @@ class CodeDeployExecutor(PinnedExecutor):
                                    **kwargs)["deploymentId"]
         return self._final(deployment_id, pin)
 
-    def _final(self, deployment_id: str, pin: Pin) -> dict[str, Any]:
-        """Poll the deployment until it ends (bounded); still running then is an unknown outcome."""
+    def _settled(self, info: dict) -> dict | None:
+        """The deployment once it ended (polled, bounded by the wait), or None while it still runs."""
         deadline = time.monotonic() + self._wait
         delay = min(0.5, self._poll)
-        info = self._deployment(deployment_id)
         while info.get("status") not in _CD_FINAL:
             if time.monotonic() >= deadline:
-                raise OutcomeUnknown(f"CodeDeploy deployment {deployment_id} still {info.get('status')} "
-                                     f"after {self._wait:g}s")
+                return None
             self._sleep(delay)
             delay = min(delay * 2, self._poll)
-            info = self._deployment(deployment_id)
+            info = self._deployment(info["deploymentId"])
+        return info
+
+    def _final(self, deployment_id: str, pin: Pin) -> dict[str, Any]:
+        """The write's result is the deployment's final status; still running after the wait is an
+        unknown outcome (the step's retry reads it back)."""
+        info = self._settled(self._deployment(deployment_id))
+        if info is None:
+            raise OutcomeUnknown(f"CodeDeploy deployment {deployment_id} still InProgress after {self._wait:g}s")
         after = {"revision": _location(info.get("revision")), "deployment": info["status"],
                  "deployment_id": deployment_id}
         if info["status"] != "Succeeded":
@@ -870,8 +876,10 @@ class CodeDeployExecutor(PinnedExecutor):
         for deployment_id in reversed(self._list(c["application"], c["group"], **kw)):
             info = self._deployment(deployment_id)
             if str(info.get("description") or "").startswith(marker):
-                if info.get("status") not in _CD_FINAL:
-                    raise TransientError(f"CodeDeploy deployment {deployment_id} is still {info.get('status')}")
+                settled = self._settled(info)
+                if settled is None:
+                    raise TransientError(f"CodeDeploy deployment {deployment_id} is still running")
+                info = settled
                 live["deployment"] = info["status"]
                 if info["status"] == "Succeeded":
                     live["revision"] = _location(info.get("revision"))
