@@ -95,6 +95,11 @@ class AccountConfig(BaseModel):
     approver_arns: list[str] = Field(
         default_factory=list, description="IAM users/roles allowed to decide with `watchkeeper approve|reject` "
                                           "(checked against the caller's IAM identity)")
+    people: list[list[str]] = Field(
+        default_factory=list,
+        description="Each approver's identities on every channel (email, Slack user id, IAM user, role session "
+                    "name or ARN), one list per person: the four-eyes rule (`four_eyes: true` on a catalog "
+                    "service) then knows the author of a change on whichever channel they answer")
     change_sources: list[Literal["journal", "kubernetes", "ecs", "lambda", "codedeploy", "ssm", "appconfig"]] = Field(
         default_factory=lambda: list(LIVE_CHANGE_SOURCES),
         description="Where Gather evidence looks for recent deploys and config changes: by default the journal "

@@ -77,6 +77,8 @@ class ApprovalNotice:
                 lines.append(f"  dry run: {a['api_call']}")
             if (a.get("pin") or {}).get("summary"):
                 lines.append(f"  pinned: {a['pin']['summary']} (before-state {a['pin'].get('fingerprint', '')})")
+        if (s.get("four_eyes") or {}).get("note"):
+            lines.append(f"Four eyes: {s['four_eyes']['note']}")
         lines.append(f"Decide by {self.expires_at:%Y-%m-%d %H:%M} UTC. "
                      + (s.get("if_nobody_decides") or "If nobody decides, on-call is paged and nothing is changed."))
         if s.get("report_url"):
@@ -139,6 +141,7 @@ class ApprovalService:
     approvers: tuple[str, ...] = ()
     channels: Any = None       # ApprovalChannels: Slack thread updates, codes by email
     approver_arns: tuple[str, ...] = ()
+    people: tuple[tuple[str, ...], ...] = ()   # each person's identities on every channel (four eyes)
     sleep: Callable[[float], None] = time.sleep
     delivery_attempts: int = 3
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
@@ -190,6 +193,8 @@ class ApprovalService:
             check_confirmation(self.keys, rid, caller.subject, nonce, PAGE_MAX_AGE_SECONDS, now, "choose")
         except InvalidToken as exc:
             raise ApprovalRefused(str(exc), 400, "Nothing changed") from None
+        if decision == "approve":             # no code for an approval the four-eyes rule would refuse
+            self._four_eyes(caller.request, caller.who, "web", source_ip)
         code = new_code()
         digest = code_digest(self.keys, rid, caller.subject, decision, code)
         if not self.store.save_code(rid, caller.subject, digest, decision, now, CODE_TTL_SECONDS,
@@ -291,6 +296,8 @@ class ApprovalService:
     def _decide(self, request: dict[str, Any], approved: bool, who: str, channel: str, reason: str,
                 source_ip: str | None, now: datetime) -> ApprovalDecision:
         rid, incident_id = request["request_id"], request["incident_id"]
+        if approved:
+            self._four_eyes(request, who, channel, source_ip)
         reason = redact(str(reason or "").strip(), tuple(self.approvers))[:500]
         verdict = "approved" if approved else "rejected"
         context = {"channel": channel, "ip": source_ip, "request_id": rid}
@@ -363,6 +370,19 @@ class ApprovalService:
         raise ApprovalRefused(f"{who or 'an unnamed person'} is not on the approvers list for this account",
                               403, "Not an approver")
 
+    def _four_eyes(self, request: dict[str, Any], who: str, channel: str, source_ip: str | None) -> None:
+        """The author of the change a write undoes cannot approve it (services with `four_eyes`)."""
+        rule = (request.get("summary") or {}).get("four_eyes") or {}
+        if not made_the_change(who, rule.get("author"), self.people):
+            return
+        self.audit.append(request["incident_id"], STEP, "decision",
+                          f"refused an approval from {who} via {channel}: four eyes, they made the change "
+                          f"{rule.get('change')} that this request undoes; another approver must approve",
+                          {"channel": channel, "ip": source_ip, "request_id": request["request_id"],
+                           "rule": "four_eyes", "change": rule.get("change")}, actor=who)
+        raise ApprovalRefused(f"you made the change {rule.get('change')}, so another approver must approve undoing "
+                              "it (four-eyes rule for this service); you can still reject", 403, "Four eyes")
+
     def _person(self, subject: str) -> str | None:
         if subject.startswith("e-"):
             return next((a for a in self.approvers if "@" in a and email_subject(a) == subject), None)
@@ -390,6 +410,30 @@ class ApprovalService:
             self.channels.update_thread(request.get("slack_ts"), text)
         except Exception as exc:  # the decision stands; Slack being down must not undo it
             log.warning("could not post the decision to the Slack thread: %s", exc)
+
+
+def identities(who: str, people: tuple[tuple[str, ...], ...] = ()) -> set[str]:
+    """Every name one person goes by: the identity itself, an ARN's last segment (the IAM user
+    or role session name; with IAM Identity Center, the person's email), and the identities the
+    account config links to it in `people`. Compared without case, never by likeness."""
+    def names(identity: str) -> set[str]:
+        value = str(identity or "").strip().lower()
+        out = {value, value.rsplit("/", 1)[-1]} if value.startswith("arn:") else {value}
+        return {n for n in out if n}
+
+    found = names(who)
+    for person in people:
+        linked = set().union(*(names(i) for i in person)) if person else set()
+        if found & linked:
+            found |= linked
+    return found
+
+
+def made_the_change(who: str, author: str | None, people: tuple[tuple[str, ...], ...] = ()) -> bool:
+    """Whether the approver `who` is the author of a change (False when the author is unknown)."""
+    if not who or not author:
+        return False
+    return bool(identities(who, people) & identities(author, people))
 
 
 def arn_is_approver(arn: str, approver_arns: tuple[str, ...]) -> bool:

@@ -1,6 +1,7 @@
 """Configuration reaches the functions only through environment variables, read once."""
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
@@ -28,6 +29,9 @@ class Settings(BaseModel):
     slack_signing_secret_arn: str = ""   # SLACK_SIGNING_SECRET_ARN: read by the approvals API only
     slack_bot_token_arn: str = ""        # SLACK_BOT_TOKEN_ARN: the functions that post to Slack
     approver_arns: tuple[str, ...] = ()  # APPROVER_ARNS: IAM principals who may decide from the terminal
+    # APPROVER_PEOPLE: JSON list of people, each the list of their identities (email, Slack user id, IAM
+    # user, role session name or ARN): the four-eyes rule knows one person on every channel
+    approver_people: tuple[tuple[str, ...], ...] = ()
     bedrock_model_id: str = ""
     dry_run: bool = False
     approvers: tuple[str, ...] = ()
@@ -58,6 +62,13 @@ class Settings(BaseModel):
         if unknown:
             raise ValueError(f"unknown change source(s) {', '.join(unknown)}; known: {', '.join(CHANGE_SOURCE_NAMES)}")
         return names or ("journal",)
+
+    @field_validator("approver_people", mode="before")
+    @classmethod
+    def _people(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = json.loads(v) if v.strip() else []
+        return tuple(tuple(str(i) for i in person) for person in (v or ()))
 
     @field_validator("approvers", "large_log_groups", "approver_arns", "config_parameter_paths", mode="before")
     @classmethod

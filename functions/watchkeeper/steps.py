@@ -36,6 +36,7 @@ from .ports import ActionExecutor, AlarmState, AuditLog, IncidentStore, OutcomeU
 FINAL_STATUSES = frozenset({"executed", "failed", "blocked", "skipped", "reverted"})
 # a write that keeps ending in transient errors is given up (and the plan's earlier writes put back)
 MAX_WRITE_ATTEMPTS = 3
+UNDOES_A_CHANGE = frozenset({"rollback_deployment", "revert_config"})   # the four-eyes rule applies to these
 
 
 @dataclass
@@ -181,7 +182,8 @@ class Steps:
             proposed=preview if preview is not None else preview_actions(self.executor, writes), expires_at=expires,
             region=self.region, execution_arn=execution_arn, log_group=service.log_group if service else None,
             metrics=[{"namespace": m.namespace, "name": m.name} for m in (evidence.metrics if evidence else [])
-                     if m.service == incident.service])
+                     if m.service == incident.service],
+            four_eyes=self._four_eyes(incident, cause, writes, evidence), keep=tuple(self.approvers))
         if self.report_url(incident.id):        # the email names where the report will be
             summary["report_url"] = self.report_url(incident.id)
         self.approvals.save_pending(request_id, incident.id, task_token, expires, summary)
@@ -197,6 +199,17 @@ class Steps:
                           f"approval requested for {', '.join(summary['actions'])}; decide by {expires:%H:%M:%S} UTC",
                           {"request_id": request_id, "slack_thread": thread_ts, "links_sent": len(links)})
         return request_id
+
+    def _four_eyes(self, incident: Incident, cause: RootCause, writes: list[Any],
+                   evidence: Evidence | None) -> dict[str, Any] | None:
+        """The change the writes undo, and its author, when its service has the four-eyes rule."""
+        if self.catalog is None or not any(a.type in UNDOES_A_CHANGE for a in writes) or not cause.culprit:
+            return None
+        change = next((c for c in (evidence.changes if evidence else []) if c.id == cause.culprit), None)
+        entry = self.catalog.get(change.service if change else incident.service) or self.catalog.get(incident.service)
+        if entry is None or not entry.four_eyes:
+            return None
+        return {"change": cause.culprit, "service": entry.name, "author": change.author if change else None}
 
     def update_thread(self, incident_id: str, text: str, close_pending: bool = False) -> None:
         """Post a later update (action result, verification, report) to the approval's Slack

@@ -178,6 +178,7 @@ class Approvals(Construct):
                 "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
                 "SLACK_SIGNING_SECRET_ARN": self.slack_signing_secret.secret_arn,
                 "APPROVER_ARNS": ",".join(self.config.approver_arns),
+                "APPROVER_PEOPLE": json.dumps(self.config.people, separators=(",", ":")),
             },
         ))
         storage.grant_baseline(fn.role)

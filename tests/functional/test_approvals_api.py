@@ -713,3 +713,89 @@ def test_a_root_cause_correction_rides_on_the_code_proven_decision(world):
     assert resp["statusCode"] == 200 and "Root cause corrected to config_change" in text_of(resp)
     (record,) = [r for r in world.audit.records("inc-web-1") if "config_change" in r.summary]
     assert record.actor == "oncall@example.com"
+
+
+# --- four eyes: the author of the culprit change cannot approve undoing it --------------------------
+FOUR_EYES = {"change": "deploy-storefront-bff-357", "service": "storefront-bff", "author": "sre2@example.com",
+             "note": "sre2@example.com made deploy-storefront-bff-357 and cannot approve undoing it"}
+PEOPLE = (("sre2@example.com", "U0123ABCD", "arn:aws:iam::123456789012:role/oncall-approver"),)
+
+
+@pytest.fixture
+def four_eyes(world, monkeypatch):
+    monkeypatch.setitem(SUMMARY, "four_eyes", FOUR_EYES)
+    monkeypatch.setattr(world, "people", PEOPLE)
+    return world
+
+
+def test_the_author_of_the_change_cannot_approve_its_rollback_by_email(four_eyes):
+    token = pending(four_eyes, to="sre2@example.com")
+    _, nonce = open_page(token)
+    assert "cannot approve undoing it" in text_of(call("GET", f"/approvals/{token}"))
+    resp = choose(token, "approve", nonce)
+    assert resp["statusCode"] == 403 and "another approver must approve" in text_of(resp)
+    assert not [m for m in four_eyes.channels.email.sent if "code" in m[1]]     # no code was sent
+    assert nothing_changed(four_eyes)
+    refusal = four_eyes.audit.records("inc-web-1")[-1]
+    assert "four eyes" in refusal.summary and refusal.detail["rule"] == "four_eyes"
+
+
+def test_the_author_is_known_on_slack_and_the_terminal_through_people(four_eyes, slack_api):
+    pending(four_eyes)
+    resp = slack_click(buttons(), user="U0123ABCD")
+    assert json.loads(resp["body"])["ok"] is False and nothing_changed(four_eyes)
+    body = json.dumps({"incident_id": "inc-web-1", "decision": "approve"})
+    resp = call("POST", "/terminal/decisions", body,
+                iam_arn="arn:aws:sts::123456789012:assumed-role/oncall-approver/sre2@example.com")
+    assert resp["statusCode"] == 403 and nothing_changed(four_eyes)
+
+
+def test_the_author_may_still_reject_and_anyone_else_may_approve(four_eyes):
+    pending(four_eyes, "req-1")
+    assert slack_click(buttons(), user="U0123ABCD", action="reject")["statusCode"] == 200
+    assert four_eyes.sfn.successes[-1][1]["approved"] is False
+    token = pending(four_eyes, "req-2", to="oncall@example.com")
+    assert decide_by_email(four_eyes, token, "approve")["statusCode"] == 200
+    assert four_eyes.sfn.successes[-1][1]["approved"] is True
+
+
+def test_an_unknown_author_or_a_service_without_the_rule_changes_nothing(world):
+    pending(world)
+    body = json.dumps({"incident_id": "inc-web-1", "decision": "approve"})
+    resp = call("POST", "/terminal/decisions", body,
+                iam_arn="arn:aws:sts::123456789012:assumed-role/oncall-approver/sre2@example.com")
+    assert resp["statusCode"] == 200
+
+
+def test_a_four_eyes_service_names_the_author_in_the_request_and_refuses_them(world, slack_api, monkeypatch):
+    """From Gather's change (its author from CloudTrail or SSM's LastModifiedUser) to the refusal."""
+    from watchkeeper.domain.evidence import EvidenceGatherer
+    from watchkeeper.models import Action, ChangeEvent, Evidence, Incident, RemediationPlan, RootCause, ServiceCatalog
+    from watchkeeper.steps import Steps
+
+    from .fakes import FakeAlarms, FakeChanges, FakeExecutor, FakeKillSwitch, FakeLogs, FakeMetrics, FakePager, FakeReports
+
+    now = datetime.now(timezone.utc)
+    catalog = ServiceCatalog.model_validate({"services": [
+        {"name": "storefront-bff", "platform": "eks", "cluster": "prod-eks", "namespace": "shop", "four_eyes": True}]})
+    incident = Incident(id="inc-web-1", service="storefront-bff", opened_at=now, last_alert_at=now, title="bff down")
+    world.store.save(incident)
+    change = ChangeEvent(id="deploy-storefront-bff-357", kind="deploy", service="storefront-bff",
+                         at=now - timedelta(minutes=5), revision="357", author="sre2@example.com")
+    cause = RootCause(kind="bad_deploy", culprit=change.id, confidence=0.87, summary="the deploy")
+    plan = RemediationPlan(decision="approve", actions=[Action(id="a1", type="rollback_deployment",
+                                                               target="eks/prod-eks/shop/storefront-bff")])
+    steps = Steps(catalog=catalog, store=world.store, audit=world.audit, executor=FakeExecutor(),
+                  gatherer=EvidenceGatherer(catalog, FakeLogs(), FakeMetrics(), FakeChanges()),
+                  pager=FakePager(), reports=FakeReports(), alarms=FakeAlarms(), kill_switch=FakeKillSwitch(),
+                  approvals=world.store, notifier=world.channels, signing_key=KEY, approval_url="https://api.example.com",
+                  approvers=APPROVERS)
+    evidence = Evidence(window_start=now - timedelta(hours=1), window_end=now, changes=[change])
+    request_id = steps.request_approval("task-token-x", incident, cause, plan, evidence=evidence)
+    note = "sre2@example.com made deploy-storefront-bff-357 and cannot approve undoing it"
+    assert note in json.dumps(slack_api.calls[0][1]["blocks"])
+    assert world.store.get_approval(request_id)["summary"]["four_eyes"]["author"] == "sre2@example.com"
+    token = sign(KEY, request_id, email_subject("sre2@example.com"), now + timedelta(minutes=10))
+    _, nonce = open_page(token)
+    assert choose(token, "approve", nonce)["statusCode"] == 403
+    assert world.store.get_approval(request_id)["status"] == "pending" and not world.sfn.successes

@@ -78,6 +78,8 @@ def request_blocks(notice: ApprovalNotice) -> list[dict[str, Any]]:
         blocks.append({"type": "section", "text": _md(_clip("*Evidence*\n" + "\n".join(
             f"• {mrkdwn(e.get('detail'))}" for e in evidence[:8])))})
     window = f"Decide by *{notice.expires_at:%Y-%m-%d %H:%M} UTC*. {mrkdwn(s.get('if_nobody_decides') or '')}"
+    if (s.get("four_eyes") or {}).get("note"):
+        window += f"\n*Four eyes:* {mrkdwn(s['four_eyes']['note'])}"
     links = " · ".join(f"<{_url(link['url'])}|{mrkdwn(link['label'])}>" for link in s.get("links", [])[:4]
                        if str(link.get("url", "")).startswith("https://"))
     blocks.append({"type": "context", "elements": [_md(_clip(window + (f"\n{links}" if links else ""), 2000))]})

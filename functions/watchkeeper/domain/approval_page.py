@@ -107,7 +107,9 @@ def request_page(request: dict[str, Any], decision_html: str, sections: list[Sec
             f"<span class='badge'>{escape(str(s.get('category') or 'incident'))}</span></div>"
             f"<p><b>{escape(str(s.get('title') or ''))}</b></p>"
             f"<p class='muted'>incident <code>{escape(str(s.get('incident_id')))}</code> · decide by "
-            f"<b id='deadline'>{escape(str(request['expires_at'])[:16].replace('T', ' '))} UTC</b></p></div>")
+            f"<b id='deadline'>{escape(str(request['expires_at'])[:16].replace('T', ' '))} UTC</b></p>"
+            + (f"<p id='four-eyes'><b>Four eyes:</b> {escape(str(s['four_eyes']['note']))}</p>"
+               if (s.get("four_eyes") or {}).get("note") else "") + "</div>")
     body = "".join(f"<h2>{escape(title)}</h2><section id='{escape(anchor, quote=True)}'>{render(s)}</section>"
                    for title, anchor, render in (SECTIONS if sections is None else sections))
     return document(f"Approve remediation for {s.get('service')}?", head + body + decision_html)

@@ -6,7 +6,8 @@ passed the one redaction pass (`domain.redact`); renderers escape it for their m
 
 Sections (each renderer shows them in this order; a new section is a new key here plus a
 block in each renderer): what will happen (`proposed`, each with its `blast_radius` and
-`undo`), why (`root_cause`, `evidence`), `if_nobody_decides`, and `links` (console).
+`undo`), why (`root_cause`, `evidence`), `if_nobody_decides`, `links` (console), and
+`four_eyes` (who may not approve) when the changed service has the rule.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from .redact import redact_value
+from .redact import redact, redact_value
 
 
 def approval_summary(*, incident: dict[str, Any], root_cause: dict[str, Any], plan: dict[str, Any],
                      evidence: list[dict[str, Any]], proposed: list[dict[str, Any]], expires_at: datetime,
                      region: str = "", execution_arn: str = "", log_group: str | None = None,
-                     metrics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                     metrics: list[dict[str, Any]] | None = None,
+                     four_eyes: dict[str, Any] | None = None, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     actions = [{**a, "blast_radius": blast_radius(a), "undo": undo_step(a)} for a in proposed]
     summary = {
         "incident_id": incident.get("id"), "service": incident.get("service"), "title": incident.get("title"),
@@ -33,7 +35,19 @@ def approval_summary(*, incident: dict[str, Any], root_cause: dict[str, Any], pl
                               "is escalated and on-call is paged."),
         "links": console_links(region, execution_arn, log_group, incident, metrics or []),
     }
-    return redact_value(summary)
+    summary = redact_value(summary)
+    if four_eyes:     # the author as recorded, for the check; what people read is redacted (approvers kept)
+        summary["four_eyes"] = {**four_eyes, "note": redact(four_eyes_note(four_eyes), keep)}
+    return summary
+
+
+def four_eyes_note(rule: dict[str, Any]) -> str:
+    """Who may approve under the four-eyes rule of the changed service."""
+    if rule.get("author"):
+        return (f"{rule['author']} made {rule.get('change')} and cannot approve undoing it; any other approver "
+                "can (four-eyes rule of this service).")
+    return (f"The author of {rule.get('change')} is not known, so the four-eyes rule of this service cannot "
+            "be checked: any approver can decide.")
 
 
 def blast_radius(action: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ def service() -> ApprovalService:
                                                               retries={"mode": "standard", "max_attempts": 2}))
         c._approvals = ApprovalService(DynamoDBApprovalStore(c.cfg.state_table, c.client("dynamodb")), c.audit(), sfn,
                                        c.signing_keys, c.cfg.approvers, c.approval_channels(),
-                                       approver_arns=c.cfg.approver_arns, clock=c.clock)
+                                       approver_arns=c.cfg.approver_arns, people=c.cfg.approver_people, clock=c.clock)
     return c._approvals
 
 

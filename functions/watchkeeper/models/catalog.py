@@ -22,6 +22,8 @@ class Service(StrictConfig):
     depends_on: list[str] = Field(default_factory=list)
     owners: list[str] = Field(default_factory=list)
     aliases: list[str] = Field(default_factory=list)
+    # four eyes: the author of a change to this service cannot approve its rollback or revert
+    four_eyes: bool = False
 
     @property
     def target(self) -> str:
