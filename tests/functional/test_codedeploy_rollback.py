@@ -172,3 +172,29 @@ def test_a_culprit_of_another_application_is_refused(cd):
     change = CULPRIT.model_copy(update={"id": "codedeploy-invoicing-d-BILLAAAAA", "revision": "d-BILLAAAAA"})
     result = executor(cd).execute(rollback(change), dry_run=True)
     assert result.status == "failed" and "billing/billing-asg" in result.error
+
+
+def test_a_deployment_still_running_is_waited_for_once_per_invocation_then_left_to_the_retry(cd):
+    """The write's wait ran out: the reconcile right after reads once (no second wait in the same
+    invocation) and hands over to the step's retry; the retry's read waits again and finds it done."""
+    from watchkeeper.ports import TransientError
+    import time as real_time
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:      # the wait is measured on the monotonic clock: sleep for real, briefly
+        waited.append(seconds)
+        real_time.sleep(seconds)
+
+    emulator.set_codedeploy_outcome("s3://releases/invoicing/143.zip", "InProgress")       # a long deployment
+    ex = CodeDeployExecutor(cd, AwsCaller(sleep=lambda s: None), wait_seconds=2.0, poll_interval=1.0, sleep=sleep)
+    pin = ex.execute(rollback(), dry_run=True).pin
+    pin = pin.model_copy(update={"call": {**pin.call, "key": "inc-4#a1", "since": datetime.now(timezone.utc).isoformat()}})
+    with pytest.raises(OutcomeUnknown):
+        ex.execute(rollback(), dry_run=False, pin=pin)
+    first = list(waited)
+    with pytest.raises(TransientError, match="still running"):
+        ex.observe(rollback(), pin)               # the reconcile in the same invocation: no second wait
+    assert first and sum(first) >= 2.0 and waited == first
+    emulator.set_codedeploy_outcome("s3://releases/invoicing/143.zip", "Succeeded")
+    patient = CodeDeployExecutor(cd, AwsCaller(sleep=lambda s: None), sleep=lambda s: None)
+    assert outcome(pin, patient.observe(rollback(), pin)) == "applied"

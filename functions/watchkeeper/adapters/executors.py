@@ -731,13 +731,15 @@ class CodeDeployExecutor(PinnedExecutor):
     deployment's description carries the idempotency key, so an unknown outcome (a timeout on
     CreateDeployment) is found with ListDeployments/GetDeployment instead of deploying twice; the
     write is done when the deployment ends Succeeded (Failed or Stopped is a failure), polled up to
-    `wait_seconds`, after which the outcome is unknown and the step's retry reads it back."""
+    `wait_seconds` (well inside the Execute and Verify functions' 300 s), after which the outcome is
+    unknown and the step's retry reads it back."""
 
-    def __init__(self, client: Any = None, caller: AwsCaller | None = None, wait_seconds: float = 240.0,
+    def __init__(self, client: Any = None, caller: AwsCaller | None = None, wait_seconds: float = 180.0,
                  poll_interval: float = 5.0, sleep: Callable[[float], None] = time.sleep):
         self._cd = client or default_client("codedeploy")
         self._call = caller or AwsCaller()
         self._wait, self._poll, self._sleep = wait_seconds, poll_interval, sleep
+        self._deadlines: dict[str, float] = {}      # deployment id -> when this invocation stops waiting
 
     # reads ----------------------------------------------------------------------------------
     def _deployment(self, deployment_id: str) -> dict:
@@ -835,15 +837,21 @@ class CodeDeployExecutor(PinnedExecutor):
         return self._final(deployment_id, pin)
 
     def _settled(self, info: dict) -> dict | None:
-        """The deployment once it ended (polled, bounded by the wait), or None while it still runs."""
-        deadline = time.monotonic() + self._wait
+        """The deployment once it ended (polled, bounded by the wait), or None while it still runs.
+
+        One wait per deployment per invocation: after a write's wait ran out, the reconcile that
+        follows reads once and hands over to the step's retry (which waits again), so an
+        invocation never waits twice as long as its function may run."""
+        deployment_id = info["deploymentId"]
+        deadline = self._deadlines.setdefault(deployment_id, time.monotonic() + self._wait)
         delay = min(0.5, self._poll)
         while info.get("status") not in _CD_FINAL:
             if time.monotonic() >= deadline:
                 return None
             self._sleep(delay)
             delay = min(delay * 2, self._poll)
-            info = self._deployment(info["deploymentId"])
+            info = self._deployment(deployment_id)
+        self._deadlines.pop(deployment_id, None)
         return info
 
     def _final(self, deployment_id: str, pin: Pin) -> dict[str, Any]:
@@ -878,6 +886,7 @@ class CodeDeployExecutor(PinnedExecutor):
             if str(info.get("description") or "").startswith(marker):
                 settled = self._settled(info)
                 if settled is None:
+                    self._deadlines.pop(deployment_id, None)      # the retry waits afresh
                     raise TransientError(f"CodeDeploy deployment {deployment_id} is still running")
                 info = settled
                 live["deployment"] = info["status"]

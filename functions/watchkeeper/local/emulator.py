@@ -484,8 +484,9 @@ def revision_location(revision: dict[str, Any] | None) -> str:
 
 
 def set_codedeploy_outcome(location: str, status: str) -> None:
-    """Deployments of the revision at `location` end `status` (Succeeded, Failed or Stopped)."""
-    assert status in CODEDEPLOY_FINAL, status
+    """Deployments of the revision at `location` end `status` (Succeeded, Failed or Stopped), or stay
+    InProgress (a long deployment) until another outcome is set."""
+    assert status in CODEDEPLOY_FINAL + ("InProgress",), status
     _CODEDEPLOY_OUTCOMES[location] = status
 
 
@@ -516,6 +517,8 @@ def _advance(deployment: Any) -> None:
             deployment.deployment_overview = {**deployment.deployment_overview, "InProgress": 1}
         elif deployment.status == "InProgress":
             final = _CODEDEPLOY_OUTCOMES.get(revision_location(deployment.revision), "Succeeded")
+            if final == "InProgress":
+                return
             deployment.status, deployment.complete_time = final, utcnow()
             deployment.deployment_overview = {**deployment.deployment_overview, "InProgress": 0,
                                               "Succeeded" if final == "Succeeded" else "Failed": 1}
