@@ -59,7 +59,7 @@ class Workflow(Construct):
                 actions=["eks:DescribeCluster"], resources=[self._arn("eks", f"cluster/{c}") for c in eks_clusters]))
         self.diagnose = fn("Diagnose", FunctionSpec(
             handler="watchkeeper.handlers.diagnose.handler", memory_size=512, timeout=Duration.seconds(120),
-            xray_subsegments=True,
+            # no X-Ray SDK (30 ms of a cold start): active tracing still times the invocation, mostly the model call
             description="Diagnose: rank root-cause hypotheses from the evidence"))
         self._grant_bedrock()
         self.plan = fn("PlanRemediation", FunctionSpec(

@@ -19,10 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from ..models import ChangeEvent
 from ..ports import TransientError
 from .aws_errors import translate
+from .aws_session import default_client
 
 _log = logging.getLogger(__name__)
 

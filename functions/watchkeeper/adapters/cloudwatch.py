@@ -10,10 +10,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from ..models import ServiceCatalog
 from ..ports import LogEvent, MetricSeries, TransientError, WatchkeeperError
 from .aws_errors import translate
+from .aws_session import default_client
 
 
 def _ms(dt: datetime) -> int:

@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from ..models import AuditRecord
 from ..ports import ConflictError
 from .aws_errors import translate
+from .aws_session import default_client
 
 
 def record_hash(record: AuditRecord) -> str:

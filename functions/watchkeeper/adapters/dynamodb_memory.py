@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from ..models import PastIncident
 from .aws_errors import translate
+from .aws_session import default_client
 
 
 class DynamoDBIncidentMemory:

@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from .aws_errors import translate
+from .aws_session import default_client
 
 _LOST_RACE = {"ConditionalCheckFailedException"}
 

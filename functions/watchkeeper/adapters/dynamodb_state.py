@@ -19,14 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
-from ..domain.ingest import GroupCommit, HeadState, IncidentView
 from ..models import AlertRef, Incident, QuarantinedAlert
 from .aws_errors import translate
+from .aws_session import default_client
+
+if TYPE_CHECKING:      # ingest's domain (parsers, correlation) is loaded where ingest runs, not by every store user
+    from ..domain.ingest import GroupCommit, HeadState, IncidentView
 
 _BUCKET_BYTES = 300_000          # an item holds at most 400 KB
 PENDING_START = "PENDING#START"
@@ -433,6 +435,8 @@ def _incident(item: dict[str, Any]) -> Incident:
 def _head_state(item: dict[str, Any]) -> HeadState:
     incident = _incident(item)
     ing = json.loads(item["ing"]["S"]) if "ing" in item else {}
+    from ..domain.ingest import HeadState
+
     return HeadState(id=incident.id, service=incident.service, opened_at=incident.opened_at,
                      last_alert_at=incident.last_alert_at, title=incident.title, status=incident.status,
                      merged_into=incident.merged_into, suspects=list(incident.suspects),

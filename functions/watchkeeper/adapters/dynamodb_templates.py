@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws_session import default_client
 from ..ports import TemplateHistory
 from .aws_errors import translate
+from .aws_session import default_client
 
 ITEM_LIMIT = 400 * 1024
 _HEADROOM = 8 * 1024          # keys, attribute names and updated_at

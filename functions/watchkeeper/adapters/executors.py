@@ -29,11 +29,11 @@ from botocore.exceptions import (
     BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError, ReadTimeoutError,
 )
 
-from .aws_session import default_client
 from ..domain.pinning import inverse as inverse_pin, make_pin
 from ..domain.runbooks import capability
 from ..models import Action, ActionResult, ChangeEvent, Pin
 from ..ports import OutcomeUnknown, TransientError
+from .aws_session import default_client
 
 _THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
               "LimitExceededException", "ProvisionedThroughputExceededException", "SlowDown"}

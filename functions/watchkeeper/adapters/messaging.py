@@ -7,10 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws_session import default_client
 from ..models import Incident
 from ..ports import TransientError
 from .aws_errors import translate
+from .aws_session import default_client
 
 
 class SnsPager:
