@@ -403,7 +403,8 @@ class Workflow(Construct):
                 actions=["ssm:GetParametersByPath", "ssm:GetParameterHistory"],
                 resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
             wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
-        listing = [a for name, acts in (("codedeploy", ["codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"]),
+        listing = [a for name, acts in (("codedeploy", ["codedeploy:ListDeploymentGroups", "codedeploy:ListDeployments",
+                                                        "codedeploy:BatchGetDeployments"]),
                                         ("appconfig", ["appconfig:ListApplications", "appconfig:ListEnvironments",
                                                        "appconfig:ListDeployments"])) if name in sources for a in acts]
         if listing:
