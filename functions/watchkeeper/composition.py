@@ -157,8 +157,8 @@ class Container:
     def executor(self) -> PlatformExecutors:
         from .adapters.changes import ChangeJournal
         from .adapters.executors import (
-            AutoScalingExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor, KubernetesExecutor, LambdaExecutor,
-            PlatformExecutors,
+            AutoScalingExecutor, CodeDeployExecutor, ConfigExecutor, DiskCleanupExecutor, EcsExecutor,
+            KubernetesExecutor, LambdaExecutor, PlatformExecutors,
         )
         # by id: the change feed's records and the changes Gather found on the platforms
         lookup = ChangeJournal(self.cfg.state_table, self.client("dynamodb")).get
@@ -166,7 +166,7 @@ class Container:
             {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
              "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
             config=ConfigExecutor(lookup, ssm=self.client("ssm"), appconfig=self.client("appconfig")),
-            disk=DiskCleanupExecutor(self.client("ssm")))
+            disk=DiskCleanupExecutor(self.client("ssm")), codedeploy=CodeDeployExecutor(self.client("codedeploy")))
 
     def kubernetes_for(self, cluster: str):
         from .adapters.kubernetes_actions import KubernetesActions

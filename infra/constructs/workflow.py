@@ -325,6 +325,26 @@ class Workflow(Construct):
                 resources=[self._arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{n}") for n in asgs]))
             wildcards += [f"Resource::{self._nag_arn('autoscaling', f'autoScalingGroup:*:autoScalingGroupName/{n}')}"
                           for n in asgs]
+        # EC2 rollback through CodeDeploy: read any deployment group's deployments (the before-state of a dry
+        # run: a culprit deployment, the revision before it, the group's live revision); deploy only to the
+        # catalog's EC2 services' applications (named after the service or its Auto Scaling group), with
+        # the revision they already ran and a deployment configuration CodeDeploy checks on CreateDeployment.
+        target.add_to_policy(iam.PolicyStatement(
+            actions=["codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeployments"],
+            resources=[self._arn("codedeploy", "deploymentgroup:*")]))
+        wildcards.append(f"Resource::{self._nag_arn('codedeploy', 'deploymentgroup:*')}")
+        apps = sorted({a for s in services if s.platform == "ec2" for a in (s.name, s.workload or s.name)})
+        if apps:
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["codedeploy:CreateDeployment"],
+                resources=[self._arn("codedeploy", f"deploymentgroup:{a}/*") for a in apps]))
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["codedeploy:GetApplicationRevision"],
+                resources=[self._arn("codedeploy", f"application:{a}") for a in apps]))
+            target.add_to_policy(iam.PolicyStatement(
+                actions=["codedeploy:GetDeploymentConfig"], resources=[self._arn("codedeploy", "deploymentconfig:*")]))
+            wildcards += [f"Resource::{self._nag_arn('codedeploy', f'deploymentgroup:{a}/*')}" for a in apps]
+            wildcards.append(f"Resource::{self._nag_arn('codedeploy', 'deploymentconfig:*')}")
         # Config revert: the history of any parameter (read-only), writes only under the configuration paths.
         paths = self._config.config_parameter_paths
         target.add_to_policy(iam.PolicyStatement(
@@ -360,7 +380,9 @@ class Workflow(Construct):
             "Writes are scoped to the catalog's clusters, services and functions; the remaining wildcards are "
             "read-only Describe/Get/List calls for the before-state of a dry run, Lambda alias qualifiers, ASG ARNs' "
             "generated ids, ECS task ids of the catalog's clusters, AppConfig's generated application, environment, "
-            "profile and deployment ids, and instances limited by the watchkeeper:managed tag condition.",
+            "profile and deployment ids, instances limited by the watchkeeper:managed tag condition, the deployment "
+            "groups of the catalog's CodeDeploy applications (a rollback deploys to the culprit's group) and the "
+            "deployment configurations CreateDeployment checks (read-only).",
             *wildcards,
         )
 
@@ -381,7 +403,8 @@ class Workflow(Construct):
                 actions=["ssm:GetParametersByPath", "ssm:GetParameterHistory"],
                 resources=[self._arn("ssm", f"parameter{p.rstrip('/')}/*") for p in paths]))
             wildcards += [f"Resource::{self._nag_arn('ssm', 'parameter' + p.rstrip('/') + '/*')}" for p in paths]
-        listing = [a for name, acts in (("codedeploy", ["codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"]),
+        listing = [a for name, acts in (("codedeploy", ["codedeploy:ListDeploymentGroups", "codedeploy:ListDeployments",
+                                                        "codedeploy:BatchGetDeployments"]),
                                         ("appconfig", ["appconfig:ListApplications", "appconfig:ListEnvironments",
                                                        "appconfig:ListDeployments"])) if name in sources for a in acts]
         if listing:

@@ -12,6 +12,7 @@ from typing import Any
 
 from watchkeeper.adapters.dynamodb_audit import DynamoDBAuditLog
 from watchkeeper.adapters.dynamodb_state import DynamoDBIncidentStore
+from watchkeeper.local.emulator import seed_codedeploy_history
 from watchkeeper.local.k8s_sim import KubernetesSimulator
 from watchkeeper.local.runtime import LocalAws
 from watchkeeper.local.template import load_template
@@ -30,21 +31,44 @@ CLUSTER = {
               "restarts": r, "last_termination_reason": reason}
              for s, r, reason in (("aaaaa", 7, "OOMKilled"), ("bbbbb", 4, "OOMKilled"), ("ccccc", 0, None))],
 }
-REMEDIATION = {"ecs", "lambda", "autoscaling", "appconfig"}      # AWS services whose writes are remediation
+REMEDIATION = {"ecs", "lambda", "autoscaling", "appconfig", "codedeploy"}   # AWS services whose writes are remediation
+EC2_APP, EC2_GROUP = "invoicing", "invoicing-asg"   # the example catalog's EC2 service, deployed with CodeDeploy
+EC2_CULPRIT = "d-BADREV144"
+EC2_HISTORY = (("d-GOODREV43", 143), (EC2_CULPRIT, 144))
 
 
-PLANS = ("across", "restart_rollback")
+def ec2_revision(n: int) -> dict[str, Any]:
+    return {"revisionType": "S3", "s3Location": {"bucket": "invoicing-releases", "key": f"invoicing/{n}.zip",
+                                                 "bundleType": "zip"}}
+
+
+def ec2_location(n: int) -> str:
+    return f"s3://invoicing-releases/invoicing/{n}.zip"
+
+
+PLANS = ("across", "restart_rollback", "scale_ec2_rollback")
 
 
 def plan(name: str = "across") -> RemediationPlan:
     """`across`: raise the memory limit (EKS) and scale an ECS service, both put back when the
     service does not recover. `restart_rollback`: restart two pods (a write of several calls, the
-    kill switch read before each pod) and roll a Lambda alias back (never put back: the culprit)."""
+    kill switch read before each pod) and roll a Lambda alias back (never put back: the culprit).
+    `scale_ec2_rollback`: scale an ECS service out, then roll an EC2 service back through CodeDeploy
+    (a deployment polled to its final status); the scale-out is put back, the rollback is not."""
     eks = f"eks/prod-eks/{NS}/{DEPLOYMENT}"
     culprit = ChangeEvent(id="lambda-payments-api-v2", kind="deploy", service=FUNCTION,
                           at=datetime(2026, 11, 25, 2, 40, tzinfo=timezone.utc), revision="2", previous_revision="1",
                           source="lambda")
+    ec2_culprit = ChangeEvent(id=f"codedeploy-{EC2_APP}-{EC2_CULPRIT}", kind="deploy", service=EC2_APP,
+                              at=datetime.now(timezone.utc) - timedelta(minutes=20), revision=EC2_CULPRIT,
+                              description=f"CodeDeploy {EC2_CULPRIT} of {EC2_APP} ({EC2_GROUP}, START)",
+                              source="codedeploy")
     actions = {
+        "scale_ec2_rollback": [
+            Action(id="a3", type="scale_service", target=f"ecs/{ECS_CLUSTER}/{ECS_SERVICE}", params={"factor": 1.5},
+                   revert="restore_before"),
+            Action(id="a5", type="rollback_deployment", target=f"ec2/{EC2_GROUP}", revert="restore_before",
+                   params={"change_id": ec2_culprit.id, "change": ec2_culprit.model_dump(mode="json")})],
         "across": [
             Action(id="a2", type="increase_memory_limit", target=eks, params={"factor": 1.5}, revert="restore_before"),
             Action(id="a3", type="scale_service", target=f"ecs/{ECS_CLUSTER}/{ECS_SERVICE}", params={"factor": 1.5},
@@ -121,6 +145,14 @@ class World:
         lam.update_function_code(FunctionName=FUNCTION, ZipFile=_zip("v2"))
         lam.publish_version(FunctionName=FUNCTION)
         lam.create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="2")
+        cd = self.aws.client("codedeploy")
+        cd.create_application(applicationName=EC2_APP, computePlatform="Server")
+        cd.create_deployment_group(applicationName=EC2_APP, deploymentGroupName=EC2_GROUP, autoScalingGroups=[EC2_GROUP],
+                                   serviceRoleArn=f"arn:aws:iam::{self.aws.account}:role/CodeDeployServiceRole")
+        start = datetime.now(timezone.utc) - timedelta(days=1)
+        seed_codedeploy_history(self.aws.account, self.aws.region, EC2_APP, EC2_GROUP, [
+            {"id": i, "revision": ec2_revision(n), "created": start + timedelta(hours=k)}
+            for k, (i, n) in enumerate(EC2_HISTORY)])
 
     def reset(self) -> None:
         """Back to the before-state: the cluster, the ECS service, the alias; no locks or restart slots."""
@@ -128,6 +160,10 @@ class World:
         self.aws.client("ecs").update_service(cluster=ECS_CLUSTER, service=ECS_SERVICE, desiredCount=4)
         self.aws.client("lambda").update_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="2",
                                                RoutingConfig={"AdditionalVersionWeights": {}})
+        from moto.codedeploy.models import codedeploy_backends       # the rollbacks of earlier runs are history
+        deployments = codedeploy_backends[self.aws.account][self.aws.region].deployments
+        for deployment_id in [i for i in deployments if i not in dict(EC2_HISTORY)]:
+            del deployments[deployment_id]
         ddb, table = self.aws.client("dynamodb"), self.aws.env("STATE_TABLE")
         for item in ddb.scan(TableName=table).get("Items", []):
             if item["pk"]["S"].startswith(("LOCK#", "RATE#")):
@@ -138,9 +174,13 @@ class World:
         dep = self.kube.deployment(NS, DEPLOYMENT)
         svc = self.aws.client("ecs").describe_services(cluster=ECS_CLUSTER, services=[ECS_SERVICE])["services"][0]
         alias = self.aws.client("lambda").get_alias(FunctionName=FUNCTION, Name="live")
+        group = self.aws.client("codedeploy").get_deployment_group(applicationName=EC2_APP,
+                                                                   deploymentGroupName=EC2_GROUP)["deploymentGroupInfo"]
+        s3 = group["targetRevision"]["s3Location"]
         return {"pods": sorted(p["metadata"]["name"] for p in self.kube.pods(NS, DEPLOYMENT)),
                 "memory": dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
-                "desired": svc["desiredCount"], "alias": alias["FunctionVersion"]}
+                "desired": svc["desiredCount"], "alias": alias["FunctionVersion"],
+                "codedeploy": f"s3://{s3['bucket']}/{s3['key']}"}
 
     # --- one incident's writes --------------------------------------------------------------------
     def prepare(self, name: str = "across") -> tuple[Incident, RemediationPlan, list[dict[str, Any]]]:
@@ -241,8 +281,8 @@ class World:
             if not any(r.kind == "outcome" and _key(r, out.incident_id) == key and r.at >= c.at for r in records):
                 problems.append(f"call {c.n} {c.operation} ({key}) has no outcome record after it")
         now = self.state()
-        before = {"memory": "512Mi", "desired": 4, "alias": "2"}
-        target = {"memory": "768Mi", "desired": 6, "alias": "1"}
+        before = {"memory": "512Mi", "desired": 4, "alias": "2", "codedeploy": ec2_location(144)}
+        target = {"memory": "768Mi", "desired": 6, "alias": "1", "codedeploy": ec2_location(143)}
         for k in before:
             if now[k] not in (before[k], target[k]):
                 problems.append(f"{k} is {now[k]}: neither the before-state {before[k]} nor the target {target[k]}")
@@ -255,8 +295,9 @@ class World:
             problems.append(f"a completed restart deleted {sorted(deleted)}, not the pinned {sorted(pinned)}")
         if out.caught is None and out.verification and out.verification["status"] == "not_recovered":
             runbook = (out.execution or {}).get("results", [{}])[0].get("type")
-            expected = ({"memory": "512Mi", "desired": 4} if runbook == "increase_memory_limit"
-                        else {"alias": "1"})                       # put back; the rollback is kept (culprit)
+            expected = {"increase_memory_limit": {"memory": "512Mi", "desired": 4},
+                        "scale_service": {"desired": 4, "codedeploy": ec2_location(143)}}.get(
+                runbook, {"alias": "1"})                           # put back; a rollback is kept (culprit)
             for k, v in expected.items():
                 if now[k] != v:
                     problems.append(f"after verification {k} is {now[k]}, expected {v}")
@@ -266,7 +307,8 @@ class World:
 def _keys_for(call: Any) -> set[str]:
     if call.layer == "kubernetes":
         return {"a1"} if "/pods/" in call.operation else {"a2", "a2#revert"}
-    return {"ecs": {"a3", "a3#revert"}, "lambda": {"a4", "a4#revert"}}.get(call.service, set())
+    return {"ecs": {"a3", "a3#revert"}, "lambda": {"a4", "a4#revert"},
+            "codedeploy": {"a5", "a5#revert"}}.get(call.service, set())
 
 
 def _key(record: Any, incident_id: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from watchkeeper.adapters.change_sources import (
-    CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory, LambdaVersions, SsmParameterHistory,
+    CodeDeployDeployments, CompositeChangeSource, EcsDeployments, KubernetesRolloutHistory, LambdaVersions, SsmParameterHistory,
 )
 from watchkeeper.models import ChangeEvent, Service, ServiceCatalog
 
@@ -19,6 +19,7 @@ CATALOG = ServiceCatalog(services=[
     Service(name="cart-api", platform="eks", namespace="shop", workload="cart-api", cluster="prod-eks"),
     Service(name="ledger-api", platform="ecs", workload="ledger-api", cluster="fin-prod"),
     Service(name="thumbnailer", platform="lambda", workload="media-thumbnailer"),
+    Service(name="invoicing", platform="ec2", workload="invoicing-asg"),
 ])
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE = datetime(2100, 1, 1, tzinfo=timezone.utc)
@@ -72,6 +73,25 @@ def test_ecs_deployments_carry_the_task_definition_revision(aws):
     ecs.create_service(cluster="fin-prod", serviceName="ledger-api", taskDefinition="ledger-api:2", desiredCount=1)
     found = EcsDeployments(CATALOG, ecs).changes(["ledger-api"], EPOCH, FUTURE)
     assert [(c.id, c.kind, c.revision, c.source) for c in found] == [("ecs-ledger-api-td-2", "deploy", "2", "ecs")]
+
+
+def test_codedeploy_deployments_are_read_group_by_group(aws):
+    """ListDeployments takes an application only with a deployment group (the API refuses one alone)."""
+    cd = boto3.client("codedeploy", region_name=REGION)
+    cd.create_application(applicationName="invoicing", computePlatform="Server")
+    revision = {"revisionType": "S3", "s3Location": {"bucket": "builds", "key": "invoicing/144.zip",
+                                                     "bundleType": "zip"}}
+    ids = []
+    for group in ("prod-blue", "prod-green"):
+        cd.create_deployment_group(applicationName="invoicing", deploymentGroupName=group,
+                                   serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy")
+        ids.append(cd.create_deployment(applicationName="invoicing", deploymentGroupName=group,
+                                        revision=revision)["deploymentId"])
+    with pytest.raises(Exception):
+        cd.list_deployments(applicationName="invoicing")
+    found = CodeDeployDeployments(CATALOG, cd).changes(["invoicing", "cart-api"], EPOCH, FUTURE)
+    assert sorted(c.id for c in found) == sorted(f"codedeploy-invoicing-{i}" for i in ids)
+    assert {c.source for c in found} == {"codedeploy"} and all(c.kind == "deploy" for c in found)
 
 
 def test_kubernetes_rollout_history_reads_replicaset_revisions():

@@ -374,7 +374,7 @@ def test_run_command_failure_is_reported_as_failed_and_a_command_still_running_i
 
 # --- the capability table at the executors ------------------------------------------------
 
-@pytest.mark.parametrize("kind,target", [("rollback_deployment", "ec2/invoicing"), ("free_disk_space", "rds/catalog-db"),
+@pytest.mark.parametrize("kind,target", [("rollback_deployment", "rds/catalog-db"), ("free_disk_space", "rds/catalog-db"),
                                          ("increase_memory_limit", "lambda/pricing"), ("scale_service", "rds/db")])
 def test_an_unsupported_pair_is_refused_before_any_call(kind, target):
     class Exploding:

@@ -285,8 +285,8 @@ def test_observe_mode_dry_runs_without_approval():
 
 def test_an_unsupported_pair_is_refused_at_execution_too():
     s = steps()
-    ec2 = Action(id="a1", type="rollback_deployment", target="ec2/invoicing", requires_approval=False)
-    out = s.execute(incident(), plan(ec2), None)
+    rds = Action(id="a1", type="rollback_deployment", target="rds/catalog-db", requires_approval=False)
+    out = s.execute(incident(), plan(rds), None)
     assert out.status == "blocked" and out.results[0].blocked_by == "capability" and s.executor.calls == []
 
 

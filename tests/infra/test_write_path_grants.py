@@ -72,3 +72,32 @@ def test_each_write_path_call_has_its_grant(raw, handler):
 def test_task_stops_are_limited_to_the_catalogs_clusters(raw):
     st = _statements(raw, "execute")
     assert not allows(st, "ecs:StopTask", "arn:aws:ecs:us-east-1:123456789012:task/someone-elses-cluster/1")
+
+
+CD = "arn:aws:codedeploy:us-east-1:123456789012"
+
+
+@pytest.mark.parametrize("handler", ["execute", "verify"])
+def test_the_codedeploy_rollback_has_its_grants_and_deploys_only_to_the_catalogs_applications(raw, handler):
+    """Execute and Verify (a revert is a deployment too) read any group's deployments for the dry run,
+    and deploy only to the catalog's EC2 services' applications (invoicing in the example catalog)."""
+    st = _statements(raw, handler)
+    for action, resource in [
+        ("codedeploy:GetDeployment", f"{CD}:deploymentgroup:invoicing/invoicing-asg"),
+        ("codedeploy:GetDeploymentGroup", f"{CD}:deploymentgroup:invoicing/invoicing-asg"),
+        ("codedeploy:ListDeployments", f"{CD}:deploymentgroup:invoicing/invoicing-asg"),
+        ("codedeploy:CreateDeployment", f"{CD}:deploymentgroup:invoicing/invoicing-asg"),
+        ("codedeploy:CreateDeployment", f"{CD}:deploymentgroup:invoicing-asg/prod"),   # named after its ASG
+        ("codedeploy:GetApplicationRevision", f"{CD}:application:invoicing"),
+        ("codedeploy:GetDeploymentConfig", f"{CD}:deploymentconfig:CodeDeployDefault.OneAtATime"),
+    ]:
+        assert allows(st, action, resource), f"{handler} lacks {action} on {resource}"
+    assert not allows(st, "codedeploy:CreateDeployment", f"{CD}:deploymentgroup:payroll/payroll-asg")
+    assert not allows(st, "codedeploy:GetApplicationRevision", f"{CD}:application:payroll")
+    every = {a for s in st for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {a for a in every if a.startswith("codedeploy:")} == {
+        "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeployments",
+        "codedeploy:CreateDeployment", "codedeploy:GetApplicationRevision", "codedeploy:GetDeploymentConfig"}
+    assert not any(r == "*" for s in st if any(str(a).startswith("codedeploy:") for a in (
+        s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]))

@@ -1381,11 +1381,10 @@ def invoicing_ec2_deploy_logs_only():
            "now": iso(now), "account": acct, "region": "us-east-1", "services": services, "alerts": alerts,
            "changes": changes, "metrics": [],
            "expected": {"incidents": [{"service": "invoicing", "alerts": 2, "category": "availability",
-                                       # no executor rolls back an EC2 (CodeDeploy) deployment: the diagnosis
-                                       # stands and the capability table pages
+                                       # CodeDeploy redeploys the revision before d-3XY9 to the group
                                        "root_cause": "bad_deploy", "culprit": "codedeploy-invoicing-d-3XY9",
-                                       "remediation": "page_human",
-                                       "forbidden": ["scale_service", "restart_pods", "rollback_deployment"]}]}},
+                                       "remediation": "rollback_deployment",
+                                       "forbidden": ["scale_service", "restart_pods"]}]}},
           {"invoicing.log": ("/ec2/prod/invoicing/app", log), "tax-service.log": ("/aws/lambda/tax-service", tax)})
 
 

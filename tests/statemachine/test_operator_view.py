@@ -148,7 +148,13 @@ def test_doctor_names_each_problem_with_its_fix_and_passes_once_they_are_fixed()
             {"name": "w", "image": "w:1", "memory": 128}])
         aws.client("ecs").create_service(cluster="prod-ecs", serviceName="orders-worker", taskDefinition="orders-worker",
                                          desiredCount=1)
-        for group in ("/eks/prod/shop/checkout-api", "/aws/lambda/payments-api", "/ecs/prod/orders-worker"):
+        aws.client("autoscaling").create_launch_configuration(LaunchConfigurationName="invoicing", ImageId="ami-12c6146b",
+                                                              InstanceType="t3.micro")
+        aws.client("autoscaling").create_auto_scaling_group(AutoScalingGroupName="invoicing-asg", MinSize=0, MaxSize=4,
+                                                            DesiredCapacity=0, LaunchConfigurationName="invoicing",
+                                                            AvailabilityZones=["us-east-1a"])
+        for group in ("/eks/prod/shop/checkout-api", "/aws/lambda/payments-api", "/ecs/prod/orders-worker",
+                      "/ec2/prod/invoicing/app"):
             aws.client("logs").create_log_group(logGroupName=group)
         aws.client("cloudwatch").put_metric_alarm(
             AlarmName="checkout-api-5xx", MetricName="error_rate_5xx", Namespace="Shop/Service", Statistic="Average",

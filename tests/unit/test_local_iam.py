@@ -151,3 +151,33 @@ def test_ecs_tasks_are_checked_with_their_cluster():
     assert decide(restarter, "ecs", "StopTask", {"cluster": "other", "task": "abc"})[0] is not None
     assert decide(restarter, "ecs", "ListTasks", {"cluster": "prod", "serviceName": "web"}) == [None]
     assert decide(restarter, "ecs", "ListTasks", {"cluster": "other", "serviceName": "web"})[0] is not None
+
+
+def test_codedeploy_is_checked_on_the_deployment_group_even_by_deployment_id():
+    """GetDeployment names only an id: AWS authorizes it on the deployment's group. CreateDeployment
+    also needs the deployment configuration and the application revision."""
+    cd = f"arn:aws:codedeploy:us-east-1:{ACCOUNT}"
+    world = World(account=ACCOUNT, region="us-east-1",
+                  deployment_group_of=lambda i: ("invoicing", "invoicing-asg") if i == "d-AAAAAAAAA" else None,
+                  deployment_config_of=lambda app, group: "CodeDeployDefault.HalfAtATime")
+    deployer = role(
+        {"Effect": "Allow", "Action": ["codedeploy:GetDeployment", "codedeploy:CreateDeployment"],
+         "Resource": f"{cd}:deploymentgroup:invoicing/*"},
+        {"Effect": "Allow", "Action": "codedeploy:GetApplicationRevision", "Resource": f"{cd}:application:invoicing"},
+        {"Effect": "Allow", "Action": "codedeploy:GetDeploymentConfig", "Resource": f"{cd}:deploymentconfig:*"})
+    policies = Policies()
+
+    def decide_cd(operation: str, params: dict) -> list:
+        return [policies.decide(deployer, a, BASE) for a in requests_for("codedeploy", operation, params, world)]
+
+    assert decide_cd("GetDeployment", {"deploymentId": "d-AAAAAAAAA"}) == [None]
+    assert decide_cd("GetDeployment", {"deploymentId": "d-UNKNOWNXX"})[0] is not None
+    create = {"applicationName": "invoicing", "deploymentGroupName": "invoicing-asg", "revision": {}}
+    accesses = requests_for("codedeploy", "CreateDeployment", create, world)
+    assert [(a.action, a.resource.rsplit(":", 2)[-2:]) for a in accesses] == [
+        ("codedeploy:CreateDeployment", ["deploymentgroup", "invoicing/invoicing-asg"]),
+        ("codedeploy:GetDeploymentConfig", ["deploymentconfig", "CodeDeployDefault.HalfAtATime"]),
+        ("codedeploy:GetApplicationRevision", ["application", "invoicing"])]
+    assert decide_cd("CreateDeployment", create) == [None, None, None]
+    other = {"applicationName": "payroll", "deploymentGroupName": "payroll-asg", "revision": {}}
+    assert all(d is not None for d in decide_cd("CreateDeployment", other)[::2])

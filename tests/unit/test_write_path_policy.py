@@ -115,7 +115,7 @@ def writes(plan):
 
 
 @pytest.mark.parametrize("kind,platform,culprit", [
-    ("bad_deploy", "ec2", "codedeploy-invoicing-1"),     # no EC2 rollback executor
+    ("bad_deploy", "rds", "deploy-catalog-db-1"),        # no RDS rollback executor
     ("disk_full", "rds", None),                          # Run Command cannot reach an RDS disk
     ("memory_leak", "lambda", None),                     # no pods, no memory limit on a Lambda alias
     ("traffic_surge", "rds", None),
@@ -136,12 +136,14 @@ def test_a_config_revert_of_a_change_no_executor_can_undo_is_not_planned():
 
 
 def test_the_capability_table_and_the_runbook_validator_agree(tmp_path):
-    (tmp_path / "ec2.yaml").write_text("name: ec2-rollback\ntitle: t\ntrigger:\n  root_causes: [bad_deploy]\n"
-                                       "  platforms: [ec2]\nsteps:\n  - action: rollback_deployment\n")
+    (tmp_path / "rds.yaml").write_text("name: rds-rollback\ntitle: t\ntrigger:\n  root_causes: [bad_deploy]\n"
+                                       "  platforms: [ec2, rds]\nsteps:\n  - action: rollback_deployment\n")
     (problem,) = runbooks.unsupported_steps(runbooks.load_runbooks(tmp_path)[0])
-    assert "rollback_deployment is not supported on ec2" in problem
+    assert "rollback_deployment is not supported on rds" in problem
     assert all(not runbooks.unsupported_steps(b) for b in BOOKS)
     assert runbooks.coverage(next(b for b in BOOKS if b.name == "disk-full")) == {"free_disk_space": ["ec2"]}
+    assert runbooks.coverage(next(b for b in BOOKS if b.name == "deployment-rollback")) == {
+        "rollback_deployment": ["eks", "ecs", "lambda", "ec2"]}
 
 
 # --- confidence gates autonomy, abstention is applied again ----------------------------------
@@ -216,3 +218,26 @@ def test_pins_fingerprint_drift_outcome_and_inverse():
     restart = make_pin({"pods": {"a": None, "b": None}}, {"pods": {"a": "u1", "b": "u2"}})
     assert outcome(restart, {"pods": {"a": None, "b": "u2"}}) == "partial"
     assert outcome(restart, {"pods": {"a": None, "b": None}}) == "applied"
+
+
+def _ec2_deploy(source: str) -> Evidence:
+    change = ChangeEvent(id="codedeploy-invoicing-d-3XY9ABCDE", kind="deploy", service="invoicing",
+                         at=NOW - timedelta(minutes=20), revision="d-3XY9ABCDE", source=source,
+                         description="CodeDeploy d-3XY9ABCDE of invoicing (invoicing-asg, START)")
+    return Evidence(window_start=NOW - timedelta(hours=1), window_end=NOW, changes=[change])
+
+
+def test_a_codedeploy_bad_deploy_on_ec2_is_rolled_back_through_codedeploy():
+    service = Service(name="invoicing", platform="ec2", kind="worker", workload="invoicing-asg")
+    plan = plan_for(cause("bad_deploy", "codedeploy-invoicing-d-3XY9ABCDE"), service, _ec2_deploy("codedeploy"))
+    (write,) = writes(plan)
+    assert (write.type, write.target, write.requires_approval) == ("rollback_deployment", "ec2/invoicing-asg", True)
+    assert write.params["change"]["source"] == "codedeploy"
+    ok, how = runbooks.capability("rollback_deployment", "ec2")
+    assert ok and "codedeploy:CreateDeployment" in how
+
+
+def test_an_ec2_deploy_that_codedeploy_did_not_make_is_not_rolled_back_it_pages():
+    service = Service(name="invoicing", platform="ec2", kind="worker", workload="invoicing-asg")
+    plan = plan_for(cause("bad_deploy", "codedeploy-invoicing-d-3XY9ABCDE"), service, _ec2_deploy("github"))
+    assert writes(plan) == [] and plan.decision == "escalate" and "not a github change" in plan.reason

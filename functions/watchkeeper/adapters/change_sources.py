@@ -154,13 +154,18 @@ class CodeDeployDeployments:
                 continue
             for app in dict.fromkeys([name, info.workload or name]):
                 try:
-                    ids = self._cd.list_deployments(applicationName=app,
-                                                    createTimeRange={"start": start, "end": end}).get("deployments", [])
+                    groups = [g for page in self._cd.get_paginator("list_deployment_groups").paginate(
+                        applicationName=app) for g in page.get("deploymentGroups", [])]
                 except self._cd.exceptions.ApplicationDoesNotExistException:
                     continue
+                ids: list[str] = []
+                for group in groups:    # ListDeployments takes an application only together with a group
+                    ids += self._cd.list_deployments(applicationName=app, deploymentGroupName=group,
+                                                     createTimeRange={"start": start, "end": end}).get("deployments", [])
                 if not ids:
                     continue
-                infos = self._cd.batch_get_deployments(deploymentIds=ids[:25]).get("deploymentsInfo", [])
+                infos = [d for i in range(0, len(ids[:100]), 25) for d in self._cd.batch_get_deployments(
+                    deploymentIds=ids[i:i + 25]).get("deploymentsInfo", [])]
                 for d in sorted(infos, key=lambda d: d["createTime"]):
                     at = _utc(d["createTime"])
                     if not _within(at, start, end):

@@ -685,6 +685,244 @@ class AutoScalingExecutor(PinnedExecutor):
         return _diff({"DesiredCapacity": pin.before.get("DesiredCapacity")}, pin.target)
 
 
+# --- EC2 (CodeDeploy) ---------------------------------------------------------------------
+
+_DEPLOYMENT_ID = re.compile(r"\bd-[A-Z0-9]{4,}\b")
+_CD_FINAL = ("Succeeded", "Failed", "Stopped")
+
+
+def _location(revision: dict[str, Any] | None) -> str | None:
+    """A CodeDeploy RevisionLocation as one comparable string (S3 bucket/key[@version][#eTag],
+    GitHub repository@commit, or a digest of an inline AppSpec)."""
+    if not revision:
+        return None
+    s3, github = revision.get("s3Location") or {}, revision.get("gitHubLocation") or {}
+    if s3:
+        return (f"s3://{s3.get('bucket')}/{s3.get('key')}" + (f"@{s3['version']}" if s3.get("version") else "")
+                + (f"#{s3['eTag']}" if s3.get("eTag") else ""))
+    if github:
+        return f"github:{github.get('repository')}@{github.get('commitId')}"
+    inline = revision.get("appSpecContent") or revision.get("string") or {}
+    if inline:
+        return f"{str(revision.get('revisionType', 'inline')).lower()}:{inline.get('sha256') or _sha(inline.get('content'))}"
+    return None
+
+
+def codedeploy_deployment_id(change: ChangeEvent) -> str | None:
+    """A CodeDeploy change's deployment id: the change feed records it as the revision, a change id is
+    `codedeploy-<service>-<deployment id>`, and people write it in the description."""
+    for text in (change.revision or "", change.id.removeprefix(f"codedeploy-{change.service}-"), change.description):
+        found = _DEPLOYMENT_ID.search(str(text))
+        if found:
+            return found.group(0)
+    return None
+
+
+def _label(location: str | None) -> str:
+    return (location or "none").rsplit("/", 1)[-1]
+
+
+class CodeDeployExecutor(PinnedExecutor):
+    """Rolls an EC2 / Auto Scaling service back through CodeDeploy: a new deployment, to the culprit's
+    application and deployment group, of the revision that was live before the culprit deployment
+    (its `previousRevision`, else the group's last successful deployment before it).
+
+    The live state is the deployment group's target revision and last attempted deployment. The
+    deployment's description carries the idempotency key, so an unknown outcome (a timeout on
+    CreateDeployment) is found with ListDeployments/GetDeployment instead of deploying twice; the
+    write is done when the deployment ends Succeeded (Failed or Stopped is a failure), polled up to
+    `wait_seconds` (well inside the Execute and Verify functions' 300 s), after which the outcome is
+    unknown and the step's retry reads it back."""
+
+    def __init__(self, client: Any = None, caller: AwsCaller | None = None, wait_seconds: float = 180.0,
+                 poll_interval: float = 5.0, sleep: Callable[[float], None] = time.sleep):
+        self._cd = client or default_client("codedeploy")
+        self._call = caller or AwsCaller()
+        self._wait, self._poll, self._sleep = wait_seconds, poll_interval, sleep
+        self._deadlines: dict[str, float] = {}      # deployment id -> when this invocation stops waiting
+
+    # reads ----------------------------------------------------------------------------------
+    def _deployment(self, deployment_id: str) -> dict:
+        return self._call("codedeploy:GetDeployment", self._cd.get_deployment,
+                          deploymentId=deployment_id)["deploymentInfo"]
+
+    def _group(self, application: str, group: str) -> dict:
+        return self._call("codedeploy:GetDeploymentGroup", self._cd.get_deployment_group, applicationName=application,
+                          deploymentGroupName=group)["deploymentGroupInfo"]
+
+    def _list(self, application: str, group: str, **kw: Any) -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(20):
+            page = self._call("codedeploy:ListDeployments", self._cd.list_deployments, applicationName=application,
+                              deploymentGroupName=group, **kw, **({"nextToken": token} if token else {}))
+            ids += page.get("deployments", [])
+            token = page.get("nextToken")
+            if not token:
+                break
+        return ids
+
+    @staticmethod
+    def _live(info: dict) -> dict[str, Any]:
+        return {"revision": _location(info.get("targetRevision")),
+                "last_deployment": (info.get("lastAttemptedDeployment") or {}).get("deploymentId")}
+
+    def plan(self, action: Action) -> Pin:
+        if action.type != "rollback_deployment":
+            raise ExecutorError(f"{action.type} is not a CodeDeploy action")
+        change = _change(action)
+        if change is None or change.source != "codedeploy":
+            raise ExecutorError(f"no CodeDeploy deployment is the culprit of {action.target} (the plan carries "
+                                f"{'a ' + (change.source or 'untyped') + ' change' if change else 'no change'}): "
+                                "Watchkeeper does not guess what to redeploy")
+        culprit_id = codedeploy_deployment_id(change)
+        if culprit_id is None:
+            raise ExecutorError(f"change {change.id} names no CodeDeploy deployment id")
+        culprit = self._deployment(culprit_id)
+        application, group = culprit["applicationName"], culprit["deploymentGroupName"]
+        info = self._group(application, group)
+        workload = _parts(action.target)[-1]
+        if workload not in (info.get("autoScalingGroups") or []) and application not in (change.service, workload):
+            raise ExecutorError(f"the culprit deployment {culprit_id} is of {application}/{group}, which deploys "
+                                f"neither {change.service} nor the Auto Scaling group {workload}")
+        bad = _location(culprit.get("revision"))
+        previous = culprit.get("previousRevision") or self._last_good_before(application, group, culprit, bad)
+        good = _location(previous)
+        if good is None:
+            raise ExecutorError(f"no revision of {application}/{group} is known to have run before the culprit "
+                                f"deployment {culprit_id}: Watchkeeper does not guess N-1")
+        if good == bad:
+            raise ExecutorError(f"the revision before {culprit_id} is the culprit's own revision ({_label(bad)})")
+        live = self._live(info)
+        if live["revision"] == good:
+            raise ExecutorError(f"{application}/{group} already targets {_label(good)} (the revision before "
+                                f"{culprit_id}): nothing to roll back")
+        before = {**live, "deployment": None}
+        return make_pin({"revision": good, "deployment": "Succeeded"}, before,
+                        call={"application": application, "group": group, "revision": previous,
+                              "before_revision": info.get("targetRevision") or None, "culprit_deployment": culprit_id,
+                              "config": action.params.get("deployment_config")},
+                        culprit=change.id, before_is_culprit=live["revision"] == bad,
+                        summary=f"redeploy {_label(good)} to {application}/{group} (the revision before "
+                                f"{culprit_id}, which deployed {_label(bad)})")
+
+    def _last_good_before(self, application: str, group: str, culprit: dict, bad: str | None) -> dict | None:
+        """The revision of the group's last successful deployment created before the culprit."""
+        created = culprit.get("createTime")
+        ids = self._list(application, group, includeOnlyStatuses=["Succeeded"],
+                         **({"createTimeRange": {"end": created}} if created else {}))
+        found = [self._deployment(i) for i in ids[-25:] if i != culprit.get("deploymentId")]
+        earlier = sorted((d for d in found if not created or d.get("createTime") < created),
+                         key=lambda d: d.get("createTime"))
+        earlier = [d for d in earlier if _location(d.get("revision")) != bad]
+        return earlier[-1].get("revision") if earlier else None
+
+    # the write -------------------------------------------------------------------------------
+    @staticmethod
+    def _marker(pin: Pin, action: Action) -> str:
+        return f"watchkeeper {pin.call.get('key') or action.id}:"
+
+    def write(self, action: Action, pin: Pin, guard: Guard | None) -> dict[str, Any]:
+        c = pin.call
+        if _location(c.get("revision")) != pin.target.get("revision"):
+            raise ExecutorError("the pinned revision does not match its location: nothing was written")
+        kwargs: dict[str, Any] = {
+            "applicationName": c["application"], "deploymentGroupName": c["group"], "revision": c["revision"],
+            "description": f"{self._marker(pin, action)} roll back {c.get('culprit_deployment') or 'the culprit'} "
+                           f"to {_label(pin.target['revision'])}"[:1000]}
+        if c.get("config"):
+            kwargs["deploymentConfigName"] = str(c["config"])
+        deployment_id = self._call(self.call_of(action, pin), self._cd.create_deployment, write=True,
+                                   **kwargs)["deploymentId"]
+        return self._final(deployment_id, pin)
+
+    def _settled(self, info: dict) -> dict | None:
+        """The deployment once it ended (polled, bounded by the wait), or None while it still runs.
+
+        One wait per deployment per invocation: after a write's wait ran out, the reconcile that
+        follows reads once and hands over to the step's retry (which waits again), so an
+        invocation never waits twice as long as its function may run."""
+        deployment_id = info["deploymentId"]
+        deadline = self._deadlines.setdefault(deployment_id, time.monotonic() + self._wait)
+        delay = min(0.5, self._poll)
+        while info.get("status") not in _CD_FINAL:
+            if time.monotonic() >= deadline:
+                return None
+            self._sleep(delay)
+            delay = min(delay * 2, self._poll)
+            info = self._deployment(deployment_id)
+        self._deadlines.pop(deployment_id, None)
+        return info
+
+    def _final(self, deployment_id: str, pin: Pin) -> dict[str, Any]:
+        """The write's result is the deployment's final status; still running after the wait is an
+        unknown outcome (the step's retry reads it back)."""
+        info = self._settled(self._deployment(deployment_id))
+        if info is None:
+            raise OutcomeUnknown(f"CodeDeploy deployment {deployment_id} still InProgress after {self._wait:g}s")
+        after = {"revision": _location(info.get("revision")), "deployment": info["status"],
+                 "deployment_id": deployment_id}
+        if info["status"] != "Succeeded":
+            error = (info.get("errorInformation") or {}).get("message") or ""
+            return {"status": "failed", "after": after,
+                    "error": f"CodeDeploy deployment {deployment_id} of {_label(after['revision'])} ended "
+                             f"{info['status']}" + (f": {error}" if error else "")}
+        return {"after": after}
+
+    def observe(self, action: Action, pin: Pin) -> dict[str, Any]:
+        """The group's live revision, and the final status of the deployment this write created
+        (found by the idempotency key in its description), if it did."""
+        c = pin.call
+        live = self._live(self._group(c["application"], c["group"]))
+        live["deployment"] = None
+        if not c.get("key"):
+            return live
+        kw: dict[str, Any] = {}
+        if c.get("since"):         # the intent's time, less a margin for clock skew
+            kw["createTimeRange"] = {"start": datetime.fromisoformat(c["since"]) - timedelta(minutes=5)}
+        marker = self._marker(pin, action)
+        for deployment_id in reversed(self._list(c["application"], c["group"], **kw)):
+            info = self._deployment(deployment_id)
+            if str(info.get("description") or "").startswith(marker):
+                settled = self._settled(info)
+                if settled is None:
+                    self._deadlines.pop(deployment_id, None)      # the retry waits afresh
+                    raise TransientError(f"CodeDeploy deployment {deployment_id} is still running")
+                info = settled
+                live["deployment"] = info["status"]
+                if info["status"] == "Succeeded":
+                    live["revision"] = _location(info.get("revision"))
+                return live
+        return live
+
+    def inverse(self, action: Action, pin: Pin) -> tuple[Pin | None, str]:
+        if pin.before_is_culprit:
+            return None, (f"the revision before the rollback is the culprit {pin.culprit or ''}'s: redeploying it "
+                          "would bring the failure back; paging instead").replace("  ", " ")
+        before = pin.call.get("before_revision")
+        if not before or _location(before) != pin.before.get("revision"):
+            return None, "no revision was live before the rollback"
+        return make_pin({"revision": pin.before["revision"], "deployment": "Succeeded"},
+                        {"revision": pin.target.get("revision"), "deployment": None},
+                        call={**{k: v for k, v in pin.call.items() if k not in ("key", "since")},
+                              "revision": before, "before_revision": pin.call.get("revision")},
+                        summary=f"redeploy {_label(pin.before['revision'])} to {pin.call['application']}/"
+                                f"{pin.call['group']}"), ""
+
+    def call_of(self, action: Action, pin: Pin | None) -> str:
+        if pin is None:
+            return f"codedeploy:CreateDeployment <the revision before the culprit deployment> ({action.target})"
+        c = pin.call
+        return (f"codedeploy:CreateDeployment applicationName={c['application']} deploymentGroupName={c['group']} "
+                f"revision={pin.target.get('revision')}, then codedeploy:GetDeployment until it ends")
+
+    def diff_of(self, action: Action, pin: Pin) -> str:
+        c = pin.call
+        return (f"- {c['application']}/{c['group']}: {pin.before.get('revision')} "
+                f"(last deployment {pin.before.get('last_deployment')})\n"
+                f"+ {c['application']}/{c['group']}: {pin.target.get('revision')} (a new deployment)")
+
+
 # --- configuration (SSM Parameter Store, AppConfig) ---------------------------------------
 
 _SSM_CHANGE = re.compile(r"SSM parameter (\S+?):?(\s|$)")
@@ -1022,10 +1260,11 @@ class PlatformExecutors:
     table does not list is refused here too, never sent anywhere."""
 
     def __init__(self, by_platform: dict[str, Any], config: ConfigExecutor | None = None,
-                 disk: DiskCleanupExecutor | None = None):
+                 disk: DiskCleanupExecutor | None = None, codedeploy: CodeDeployExecutor | None = None):
         self._by_platform = by_platform
         self._config = config
         self._disk = disk
+        self._codedeploy = codedeploy
 
     def _route(self, action: Action) -> tuple[Any, str]:
         platform = _parts(action.target)[0]
@@ -1036,6 +1275,8 @@ class PlatformExecutors:
             return self._config, "no configuration executor"
         if action.type == "free_disk_space":
             return self._disk, "no disk clean-up executor"
+        if action.type == "rollback_deployment" and platform == "ec2":
+            return self._codedeploy, "no CodeDeploy executor"
         executor = self._by_platform.get(platform)
         return executor, f"no executor for platform {platform!r}"
 

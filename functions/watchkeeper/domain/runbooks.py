@@ -42,6 +42,8 @@ CAPABILITIES: dict[str, dict[str, str]] = {
         "eks": "PATCH the Deployment's pod template back to the ReplicaSet revision before the culprit deploy",
         "ecs": "ecs:UpdateService to the task definition the service ran before the culprit deployment",
         "lambda": "lambda:UpdateAlias back to the version the alias pointed at before the culprit publish",
+        "ec2": "codedeploy:CreateDeployment of the revision live before the culprit CodeDeploy deployment, to its "
+               "application and deployment group, then its final status",
     },
     "scale_service": {
         "eks": "PATCH deployments/scale (and the HPA's minReplicas; its maximum is respected)",
@@ -65,6 +67,8 @@ CAPABILITIES: dict[str, dict[str, str]] = {
     "capture_diagnostics": {"eks": "GET the Deployment, its ReplicaSets and pods (read-only)"},
 }
 CONFIG_CHANGE_SOURCES: frozenset[str] = frozenset({"ssm", "appconfig"})
+# Rollbacks that need the culprit change to come from one deploy system: (action, platform) -> sources.
+ROLLBACK_CHANGE_SOURCES: dict[str, frozenset[str]] = {"ec2": frozenset({"codedeploy"})}
 
 
 def capability(action: str, platform: str | None, change: ChangeEvent | dict | None = None) -> tuple[bool, str]:
@@ -79,6 +83,12 @@ def capability(action: str, platform: str | None, change: ChangeEvent | dict | N
         if source not in CONFIG_CHANGE_SOURCES:
             return False, (f"revert_config can undo SSM Parameter Store and AppConfig changes, not a "
                            f"{source or 'untyped'} change")
+    sources = ROLLBACK_CHANGE_SOURCES.get(platform or "") if action == "rollback_deployment" else None
+    if sources and change is not None:
+        source = change.get("source") if isinstance(change, dict) else change.source
+        if source not in sources:
+            return False, (f"rollback_deployment on {platform} rolls back {' and '.join(sorted(sources))} "
+                           f"deployments, not a {source or 'untyped'} change")
     return True, how
 
 

@@ -16,6 +16,12 @@ compares them with moto's own on random data and fails if a hook moves):
   A table `Query` sorted every item of the table to keep one partition; it reads the partition.
 - Step Functions parses the definition again for every execution, and builds a new client for every
   Lambda task: the syntax tree and the interpreter's client are kept.
+- CodeDeploy deployments never progress (they stay `Created`), `previousRevision` and a
+  deployment group's `targetRevision`, `lastSuccessfulDeployment` and `lastAttemptedDeployment`
+  are always empty, and ids are UUIDs. Here ids look like CodeDeploy's (`d-` and nine
+  characters), each read of a deployment moves it one status on, as CodeDeploy's own
+  lifecycle does (`Created` -> `InProgress` -> `Succeeded`, or the outcome a test set with
+  `set_codedeploy_outcome`), and those fields carry what CodeDeploy reports.
 - Step Functions `.waitForTaskToken` with a heartbeat: a decision (SendTaskSuccess) that
   arrives before the task has set up its heartbeat endpoint is only noticed at the next
   heartbeat, and the task fails with a heartbeat timeout when none comes. The endpoint now
@@ -23,6 +29,8 @@ compares them with moto's own on random data and fails if a hook moves):
 
 `seed_metric_history` loads recorded metrics the way `LocalAws.seed_log_history` loads logs:
 PutMetricData rightly refuses points older than two weeks, and a recorded incident is older.
+`seed_codedeploy_history` does the same for a deployment group's past deployments (their ids,
+times and final statuses are CodeDeploy's to give, not a caller's).
 """
 from __future__ import annotations
 
@@ -45,6 +53,7 @@ def install() -> None:
     _install_cloudwatch()
     _install_dynamodb()
     _install_stepfunctions()
+    _install_codedeploy()
     _INSTALLED = True
 
 
@@ -455,3 +464,175 @@ def _install_stepfunctions() -> None:
         return endpoint
 
     CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint
+
+
+# --- CodeDeploy: deployments that run their lifecycle ---------------------------------------------
+CODEDEPLOY_FINAL = ("Succeeded", "Failed", "Stopped")
+_CODEDEPLOY_OUTCOMES: dict[str, str] = {}      # revision location -> the final status its deployments reach
+_CODEDEPLOY_LOCK = threading.Lock()
+
+
+def revision_location(revision: dict[str, Any] | None) -> str:
+    """A CodeDeploy revision as one string (S3 bucket/key[@version], GitHub repository@commit, ...)."""
+    revision = revision or {}
+    s3, github = revision.get("s3Location") or {}, revision.get("gitHubLocation") or {}
+    if s3:
+        return f"s3://{s3.get('bucket')}/{s3.get('key')}" + (f"@{s3['version']}" if s3.get("version") else "")
+    if github:
+        return f"github:{github.get('repository')}@{github.get('commitId')}"
+    return str(revision.get("revisionType") or "")
+
+
+def set_codedeploy_outcome(location: str, status: str) -> None:
+    """Deployments of the revision at `location` end `status` (Succeeded, Failed or Stopped), or stay
+    InProgress (a long deployment) until another outcome is set."""
+    assert status in CODEDEPLOY_FINAL + ("InProgress",), status
+    _CODEDEPLOY_OUTCOMES[location] = status
+
+
+def clear_codedeploy_outcomes() -> None:
+    _CODEDEPLOY_OUTCOMES.clear()
+
+
+def _codedeploy_id() -> str:
+    import random
+    import string
+
+    return "d-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9))
+
+
+def _group_deployments(backend: Any, application: str, group: str) -> list[Any]:
+    return sorted((d for d in backend.deployments.values()
+                   if d.application_name == application and d.deployment_group_name == group),
+                  key=lambda d: d.create_time)
+
+
+def _advance(deployment: Any) -> None:
+    """One step of the lifecycle per read: Created -> InProgress -> the revision's outcome."""
+    from moto.core.utils import utcnow
+
+    with _CODEDEPLOY_LOCK:
+        if deployment.status in ("Created", "Queued"):
+            deployment.status, deployment.start_time = "InProgress", utcnow()
+            deployment.deployment_overview = {**deployment.deployment_overview, "InProgress": 1}
+        elif deployment.status == "InProgress":
+            final = _CODEDEPLOY_OUTCOMES.get(revision_location(deployment.revision), "Succeeded")
+            if final == "InProgress":
+                return
+            deployment.status, deployment.complete_time = final, utcnow()
+            deployment.deployment_overview = {**deployment.deployment_overview, "InProgress": 0,
+                                              "Succeeded" if final == "Succeeded" else "Failed": 1}
+            if final != "Succeeded":
+                deployment.error_information = {"code": "SCRIPT_FAILED" if final == "Failed" else "MANUAL_STOP",
+                                                "message": f"the deployment {final.lower()}"}
+
+
+def _summary(deployment: Any) -> dict[str, Any]:
+    return {"deploymentId": deployment.deployment_id, "status": deployment.status,
+            "endTime": deployment.complete_time, "createTime": deployment.create_time}
+
+
+def _install_codedeploy() -> None:
+    from moto.codedeploy import responses
+    from moto.codedeploy.models import CodeDeployBackend
+
+    create = CodeDeployBackend.create_deployment
+    _ORIGINAL["codedeploy.create_deployment"] = create
+
+    def create_deployment(self: Any, application_name: str, deployment_group_name: str, *args: Any,
+                          **kwargs: Any) -> str:
+        moto_id = create(self, application_name, deployment_group_name, *args, **kwargs)
+        deployment = self.deployments.pop(moto_id)
+        earlier = [d for d in _group_deployments(self, application_name, deployment_group_name)
+                   if d.status == "Succeeded"]
+        deployment.previous_revision = earlier[-1].revision if earlier else None
+        deployment.deployment_id = _codedeploy_id()
+        self.deployments[deployment.deployment_id] = deployment
+        return deployment.deployment_id
+
+    CodeDeployBackend.create_deployment = create_deployment
+
+    get = CodeDeployBackend.get_deployment
+    batch = CodeDeployBackend.batch_get_deployments
+    _ORIGINAL["codedeploy.get_deployment"] = get
+    _ORIGINAL["codedeploy.batch_get_deployments"] = batch
+
+    def get_deployment(self: Any, deployment_id: str) -> Any:
+        deployment = get(self, deployment_id)
+        _advance(deployment)
+        return deployment
+
+    def batch_get_deployments(self: Any, deployment_ids: list[str]) -> list[Any]:
+        found = batch(self, deployment_ids)
+        for deployment in found:
+            _advance(deployment)
+        return found
+
+    CodeDeployBackend.get_deployment = get_deployment
+    CodeDeployBackend.batch_get_deployments = batch_get_deployments
+
+    info = responses._deployment_info
+    group_info = responses._deployment_group_info
+    _ORIGINAL["codedeploy._deployment_info"] = info
+    _ORIGINAL["codedeploy._deployment_group_info"] = group_info
+
+    def deployment_info(deployment: Any) -> dict[str, Any]:
+        out = info(deployment)
+        previous = getattr(deployment, "previous_revision", None)
+        if previous:
+            out["previousRevision"] = previous
+        error = getattr(deployment, "error_information", None)
+        if error:
+            out["errorInformation"] = error
+        return out
+
+    def deployment_group_info(group: Any) -> dict[str, Any]:
+        out = group_info(group)
+        from moto.codedeploy.models import codedeploy_backends
+
+        backend = next((b for account in codedeploy_backends.values() for b in account.values()
+                        if group.application.application_name in b.deployment_groups
+                        and b.deployment_groups[group.application.application_name].get(
+                            group.deployment_group_name) is group), None)
+        history = _group_deployments(backend, group.application.application_name,
+                                     group.deployment_group_name) if backend is not None else []
+        if history:
+            out["targetRevision"] = history[-1].revision
+            out["lastAttemptedDeployment"] = _summary(history[-1])
+            succeeded = [d for d in history if d.status == "Succeeded"]
+            if succeeded:
+                out["lastSuccessfulDeployment"] = _summary(succeeded[-1])
+        return out
+
+    responses._deployment_info = deployment_info
+    responses._deployment_group_info = deployment_group_info
+
+
+def seed_codedeploy_history(account: str, region: str, application: str, group: str,
+                            deployments: Iterable[dict[str, Any]]) -> list[str]:
+    """Past deployments of an existing deployment group, as CodeDeploy recorded them: each with its
+    `id`, `revision` (a RevisionLocation), `status`, `created` (aware or naive UTC) and `description`.
+    CreateDeployment cannot make these (it names its own ids and times). Returns the ids."""
+    from moto.codedeploy.models import DeploymentInfo, codedeploy_backends
+
+    backend = codedeploy_backends[account][region]
+    app = backend.get_application(application)
+    dg = backend.get_deployment_group(application, group)
+    ids = []
+    previous = None
+    for seed in sorted(deployments, key=lambda d: d["created"]):
+        d = DeploymentInfo(app, dg, seed["revision"], dg.deployment_config_name, seed.get("description"),
+                           None, None, None, None, None, None, "user")
+        created = seed["created"]
+        if created.tzinfo is not None:
+            created = created.astimezone(timezone.utc).replace(tzinfo=None)
+        d.deployment_id = seed.get("id") or _codedeploy_id()
+        d.create_time, d.start_time = created, created
+        d.status = seed.get("status", "Succeeded")
+        d.complete_time = created + timedelta(minutes=3) if d.status in CODEDEPLOY_FINAL else None
+        d.previous_revision = previous
+        if d.status == "Succeeded":
+            previous = seed["revision"]
+        backend.deployments[d.deployment_id] = d
+        ids.append(d.deployment_id)
+    return ids

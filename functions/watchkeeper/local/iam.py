@@ -206,6 +206,8 @@ class World:
     state_machine_arn: str = ""
     instance_tags: Any = None                                      # (instance id) -> {tag: value}
     instances_tagged: Any = None                                   # (tag, values) -> [instance ids]
+    deployment_group_of: Any = None                                # (CodeDeploy deployment id) -> (app, group) | None
+    deployment_config_of: Any = None                               # (app, group) -> its deployment config | None
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
         return f"arn:aws:{service}:{self.region if region else ''}:{self.account if account else ''}:{resource}"
@@ -393,7 +395,35 @@ def _bedrock(op: str, action: str, p: dict[str, Any], w: World) -> list[Access] 
     return [Access(action, w.arn("bedrock", f"foundation-model/{model}", account=False))]
 
 
-_DERIVE = {"dynamodb": _ddb, "sns": _sns, "sqs": _sqs, "s3": _s3, "ssm": _ssm, "secretsmanager": _secrets,
+def _codedeploy(op: str, action: str, p: dict[str, Any], w: World) -> list[Access] | None:
+    """CodeDeploy authorizes on the deployment group (`deploymentgroup:APP/GROUP`), also for calls that
+    name only a deployment id; CreateDeployment also needs GetDeploymentConfig on the configuration it
+    uses and GetApplicationRevision on the application."""
+    def group_arn(app: str, group: str) -> str:
+        return w.arn("codedeploy", f"deploymentgroup:{app}/{group}")
+
+    app, group = p.get("applicationName"), p.get("deploymentGroupName")
+    ids = [p["deploymentId"]] if p.get("deploymentId") else list(p.get("deploymentIds") or [])
+    if ids:
+        out = []
+        for deployment in ids:
+            found = w.deployment_group_of(deployment) if w.deployment_group_of else None
+            out.append(Access(action, group_arn(*found) if found else w.arn("codedeploy", "deploymentgroup:*")))
+        return out
+    if app and group:
+        out = [Access(action, group_arn(app, group))]
+        if op == "CreateDeployment":
+            config = p.get("deploymentConfigName") or (
+                w.deployment_config_of(app, group) if w.deployment_config_of else None) or "CodeDeployDefault.OneAtATime"
+            out += [Access("codedeploy:GetDeploymentConfig", w.arn("codedeploy", f"deploymentconfig:{config}")),
+                    Access("codedeploy:GetApplicationRevision", w.arn("codedeploy", f"application:{app}"))]
+        return out
+    if app:
+        return [Access(action, w.arn("codedeploy", f"application:{app}"))]
+    return None
+
+
+_DERIVE = {"codedeploy": _codedeploy, "dynamodb": _ddb, "sns": _sns, "sqs": _sqs, "s3": _s3, "ssm": _ssm, "secretsmanager": _secrets,
            "stepfunctions": _states, "lambda": _lambda, "ecs": _ecs, "autoscaling": _autoscaling, "logs": _logs,
            "cloudwatch": _cloudwatch, "eks": _eks, "bedrock-runtime": _bedrock}
 

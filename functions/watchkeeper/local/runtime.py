@@ -272,7 +272,8 @@ class LocalAws:
         world = iam.World(account=self.account, region=self.region, table_keys=enc["tables"], topic_keys=enc["topics"],
                           queue_keys=enc["queues"], bucket_keys=enc["buckets"], secret_arns=secrets,
                           state_machine_arn=self.state_machine_arn,
-                          instance_tags=self._instance_tags, instances_tagged=self._instances_tagged)
+                          instance_tags=self._instance_tags, instances_tagged=self._instances_tagged,
+                          deployment_group_of=self._deployment_group_of, deployment_config_of=self._deployment_config_of)
         self.policies = policies
         iam.ENFORCER.install(policies, world, keys)
 
@@ -290,6 +291,18 @@ class LocalAws:
 
         backend = ec2_backends[self.account][self.region]
         return [i.id for r in backend.describe_instances(filters={f"tag:{tag}": values}) for i in r.instances]
+
+    def _deployment_group_of(self, deployment_id: str) -> tuple[str, str] | None:
+        from moto.codedeploy.models import codedeploy_backends
+
+        found = codedeploy_backends[self.account][self.region].deployments.get(deployment_id)
+        return (found.application_name, found.deployment_group_name) if found is not None else None
+
+    def _deployment_config_of(self, application: str, group: str) -> str | None:
+        from moto.codedeploy.models import codedeploy_backends
+
+        found = codedeploy_backends[self.account][self.region].deployment_groups.get(application, {}).get(group)
+        return str(found.deployment_config_name) if found is not None and found.deployment_config_name else None
 
     @property
     def iam_report(self) -> dict[str, Any]:

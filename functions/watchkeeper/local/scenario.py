@@ -266,8 +266,55 @@ class WorldLoader:
         journal = ChangeJournal(self.aws.env("STATE_TABLE"), self.aws.client("dynamodb"))
         for change in bundle.changes:
             journal.record(change)
+        self._seed_codedeploy(bundle)
         if kube is not None and bundle.cluster is not None:
             kube.load(bundle.cluster.model_dump())
+
+
+    def _seed_codedeploy(self, bundle: Bundle) -> None:
+        """Each service's CodeDeploy changes as its deployment group's history, so a rollback finds
+        the culprit deployment and the revision before it: the application is named after the
+        service, the group after its workload (an EC2 service's Auto Scaling group), revisions are
+        S3 bundles `<app>/<revision>.zip`, and the revision a change replaced was deployed (and
+        succeeded) a day before the service's first change."""
+        from datetime import timedelta
+
+        from ..adapters.executors import codedeploy_deployment_id
+        from .emulator import seed_codedeploy_history
+
+        by_service: dict[str, list[ChangeEvent]] = {}
+        for change in bundle.changes:
+            if change.source == "codedeploy" and bundle.catalog.get(change.service) is not None:
+                by_service.setdefault(change.service, []).append(change)
+        if not by_service:
+            return
+        cd = self.aws.client("codedeploy")
+        for name, changes in by_service.items():
+            service = bundle.catalog.get(name)
+            app, group = service.name, service.workload or service.name
+            bucket = f"{app}-releases-{bundle.account}"[:63]
+
+            def revision(label: str) -> dict[str, Any]:
+                return {"revisionType": "S3", "s3Location": {"bucket": bucket, "key": f"{app}/{label}.zip",
+                                                             "bundleType": "zip"}}
+
+            cd.create_application(applicationName=app, computePlatform="Server")
+            cd.create_deployment_group(
+                applicationName=app, deploymentGroupName=group,
+                serviceRoleArn=f"arn:aws:iam::{self.aws.account}:role/CodeDeployServiceRole",
+                autoScalingGroups=[service.workload] if service.platform == "ec2" and service.workload else [])
+            changes.sort(key=lambda c: c.at)
+            history: list[dict[str, Any]] = []
+            first = changes[0]
+            if first.previous_revision:
+                history.append({"revision": revision(first.previous_revision), "status": "Succeeded",
+                                "created": first.at - timedelta(days=1), "description": "earlier release"})
+            for change in changes:
+                label = change.revision if change.revision and change.revision != codedeploy_deployment_id(change) \
+                    else (change.sha or change.id)
+                history.append({"id": codedeploy_deployment_id(change), "revision": revision(label),
+                                "status": "Succeeded", "created": change.at, "description": change.description})
+            seed_codedeploy_history(self.aws.account, self.aws.region, app, group, history)
 
 
 _UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
