@@ -502,7 +502,7 @@ def doctor(context: Optional[list[str]] = ContextOpt, region: Optional[str] = Re
     """Check an account's configuration against the account: catalog services, log groups, alarms, secrets,
     Slack, the kill switch and model access. Each problem is named with its fix; exit status 1 if any."""
     from .ops.doctor import Doctor, Finding
-    from .ops.stack import DeployedStack, StackNotFound, account_config, REPO
+    from .ops.stack import DeployedStack, StackNotFound, account_config
 
     account = _account_of(context) or "local"
     try:

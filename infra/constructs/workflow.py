@@ -388,7 +388,7 @@ class Workflow(Construct):
 
     def _grant_change_sources(self, catalog: Catalog) -> None:
         """Read access to the platforms Gather evidence asks for recent changes (cdk.json change_sources)."""
-        sources, services, wildcards = set(self._config.change_sources), catalog.services, []
+        sources, wildcards = set(self._config.change_sources), []
         if "ecs" in sources:
             self.gather.add_to_policy(iam.PolicyStatement(
                 actions=["ecs:DescribeServices"], resources=[self._arn("ecs", "service/*")]))

@@ -7,7 +7,6 @@ step writes the item (PutItem), Gather evidence reads it (Query), the approval A
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.exceptions import (
-    BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError, ReadTimeoutError,
+    BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError,
 )
 
 from ..domain.pinning import inverse as inverse_pin, make_pin

@@ -133,7 +133,6 @@ def timeline_chart(curves: list[Curve], marks: list[Mark], start: datetime, end:
     # panels
     for i, curve in enumerate(panels):
         top = plot_top + i * (panel_h + panel_gap)
-        bottom = top + panel_h
         out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#cccccc"/>')
         out.append(f'<text x="{left + 6}" y="{top + 14}" font-weight="bold" fill="#222">{escape(curve.title)}</text>')
         pts = [(t, v) for t, v in curve.points if start <= t <= end]

@@ -32,7 +32,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
 from functools import lru_cache
 

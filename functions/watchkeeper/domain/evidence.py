@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..models import ChangeEvent, Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
+from ..models import Evidence, EvidenceItem, Incident, LogTemplateStat, MetricSummary, ServiceCatalog
 from ..ports import (
     ChangeSource, IncidentMemory, LogEvent, LogSource, MetricSource, TemplateHistory, TemplateStateStore,
 )

@@ -119,24 +119,6 @@ def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> s
     kind = (fields.get("root_cause") or "").strip()
     if not kind:
         return ""
-    request = service().pending(token)
-    was = ((request.get("summary") or {}).get("root_cause") or {}).get("kind")
-    if kind == was and not fields.get("culprit"):
-        return ""
-    try:
-        record_correction(service().audit, container().memory(), request["incident_id"],
-                          (request.get("summary") or {}).get("service", ""), kind, redact(fields.get("culprit") or ""),
-                          who, channel, was=was, reason=redact(fields.get("reason", ""))[:500])
-    except InvalidCorrection as exc:
-        return f"The root cause was not corrected: {exc}. "
-    return f"Root cause corrected to {kind}. "
-
-
-def _correction(token: str, fields: dict[str, str], who: str, channel: str) -> str:
-    """The optional "the root cause was really ..." of a decision, from a proven approver: audit and memory."""
-    kind = (fields.get("root_cause") or "").strip()
-    if not kind:
-        return ""
     request = service().open_link(token).request
     was = ((request.get("summary") or {}).get("root_cause") or {}).get("kind")
     if kind == was and not fields.get("culprit"):

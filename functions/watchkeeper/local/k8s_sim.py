@@ -680,7 +680,7 @@ class KubernetesSimulator:
                 allowed = _ALLOWED[(shape, subresource or route["kind"])]
                 if method not in allowed:
                     raise ApiError(405, "MethodNotAllowed",
-                                   f"the server does not allow this method on the requested resource")
+                                   "the server does not allow this method on the requested resource")
                 return route
         raise ApiError(404, "NotFound", "the server could not find the requested resource",
                        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
