@@ -162,11 +162,15 @@ class Container:
         )
         # by id: the change feed's records and the changes Gather found on the platforms
         lookup = ChangeJournal(self.cfg.state_table, self.client("dynamodb")).get
+
+        def client(name: str) -> Any:     # a plan touches one or two platforms: build only their clients
+            return _Lazy(lambda: self.client(name))
+
         return PlatformExecutors(
-            {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(self.client("ecs")),
-             "lambda": LambdaExecutor(self.client("lambda")), "ec2": AutoScalingExecutor(self.client("autoscaling"))},
-            config=ConfigExecutor(lookup, ssm=self.client("ssm"), appconfig=self.client("appconfig")),
-            disk=DiskCleanupExecutor(self.client("ssm")), codedeploy=CodeDeployExecutor(self.client("codedeploy")))
+            {"eks": KubernetesExecutor(self.kubernetes_for), "ecs": EcsExecutor(client("ecs")),
+             "lambda": LambdaExecutor(client("lambda")), "ec2": AutoScalingExecutor(client("autoscaling"))},
+            config=ConfigExecutor(lookup, ssm=client("ssm"), appconfig=client("appconfig")),
+            disk=DiskCleanupExecutor(client("ssm")), codedeploy=CodeDeployExecutor(client("codedeploy")))
 
     def kubernetes_for(self, cluster: str):
         from .adapters.kubernetes_actions import KubernetesActions
